@@ -1,0 +1,233 @@
+/**
+ * run and create, which share their flags, and the attached-run sequence the docker CLI uses:
+ * create → attach (hijacked) → wait (next-exit, or removed with --rm) → start → copy output →
+ * exit with the container's code.
+ */
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { ApiError, type ApiClient, readAll } from '../../client/client';
+import { parseReference, ReferenceError, familiarName, withDefaultTag } from '../../wire/reference';
+import { Demuxer, StreamId } from '../../wire/stdcopy';
+import { type Command, type CommandContext, daemonErrorText, type Io } from '../command';
+import type { FlagSpec, ParsedFlags } from '../flags';
+
+const CREATE_FLAGS: FlagSpec[] = [
+  { name: 'env', short: 'e', type: 'list', description: 'Set environment variables' },
+  { name: 'entrypoint', type: 'string', description: 'Overwrite the default ENTRYPOINT of the image' },
+  { name: 'group-add', type: 'list', description: 'Add additional groups to join' },
+  { name: 'hostname', short: 'h', type: 'string', description: 'Container host name' },
+  { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
+  { name: 'label', short: 'l', type: 'list', description: 'Set meta data on a container' },
+  { name: 'name', type: 'string', description: 'Assign a name to the container' },
+  { name: 'read-only', type: 'bool', description: "Mount the container's root filesystem as read only" },
+  { name: 'rm', type: 'bool', description: 'Automatically remove the container and its associated anonymous volumes when it exits' },
+  { name: 'stop-signal', type: 'string', description: 'Signal to stop the container' },
+  { name: 'stop-timeout', type: 'int', description: 'Timeout (in seconds) to stop a container' },
+  { name: 'user', short: 'u', type: 'string', description: 'Username or UID (format: <name|uid>[:<group|gid>])' },
+  { name: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
+];
+
+const RUN_FLAGS: FlagSpec[] = [
+  ...CREATE_FLAGS,
+  { name: 'detach', short: 'd', type: 'bool', description: 'Run container in background and print container ID' },
+];
+
+/** -e KEY=VALUE, or -e KEY to pass the client's own value (dropped when unset, as Docker does). */
+function envList(values: string[]): string[] {
+  return values.flatMap((e) => {
+    if (e.includes('=')) return [e];
+    const v = process.env[e];
+    return v === undefined ? [] : [`${e}=${v}`];
+  });
+}
+
+function labelMap(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of values) {
+    const i = l.indexOf('=');
+    if (i < 0) out[l] = '';
+    else out[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return out;
+}
+
+export function createBody(flags: ParsedFlags, args: string[], attached: boolean) {
+  const [image, ...cmd] = args;
+  const interactive = flags.bool('interactive');
+  return {
+    Hostname: flags.string('hostname'),
+    Domainname: '',
+    User: flags.string('user'),
+    AttachStdin: attached && interactive,
+    AttachStdout: attached,
+    AttachStderr: attached,
+    Tty: false,
+    OpenStdin: interactive,
+    StdinOnce: attached && interactive,
+    Env: envList(flags.list('env')),
+    Cmd: cmd.length > 0 ? cmd : null,
+    Image: image,
+    Volumes: {},
+    WorkingDir: flags.string('workdir'),
+    Entrypoint: flags.changed.has('entrypoint') ? [flags.string('entrypoint')] : null,
+    OnBuild: null,
+    Labels: labelMap(flags.list('label')),
+    ...(flags.string('stop-signal') ? { StopSignal: flags.string('stop-signal') } : {}),
+    ...(flags.changed.has('stop-timeout') ? { StopTimeout: flags.int('stop-timeout') } : {}),
+    HostConfig: {
+      AutoRemove: flags.bool('rm'),
+      ReadonlyRootfs: flags.bool('read-only'),
+      GroupAdd: flags.list('group-add').length ? flags.list('group-add') : null,
+      NetworkMode: 'default',
+      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    },
+    NetworkingConfig: { EndpointsConfig: {} },
+  };
+}
+
+/** Creates the container; a missing image is reported as Docker reports it before its pull. */
+async function createContainer(ctx: CommandContext, attached: boolean): Promise<string> {
+  const { flags, args, client, io } = ctx;
+  try {
+    parseReference(args[0]);
+  } catch (e) {
+    if (e instanceof ReferenceError) throw new Error(`invalid reference format: ${e.message.replace(/^invalid reference format: ?/, '') || 'repository name must be lowercase'}`);
+  }
+  const body = createBody(flags, args, attached);
+  const name = flags.string('name') || undefined;
+  try {
+    const res = await client.json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', { query: { name }, body });
+    for (const w of res.Warnings ?? []) io.stderr.write(`WARNING: ${w}\n`);
+    return res.Id;
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404 || !/No such image/.test(e.message)) throw e;
+  }
+  let display = args[0];
+  try {
+    display = familiarName(withDefaultTag(parseReference(args[0])));
+  } catch {
+    // shown as typed
+  }
+  io.stderr.write(`Unable to find image '${display}' locally\n`);
+  const pull = await client.raw('POST', '/images/create', { query: { fromImage: args[0] } }, true);
+  const text = await readAll(pull);
+  if ((pull.statusCode ?? 500) >= 400) {
+    let msg = text.trim();
+    try {
+      msg = (JSON.parse(text) as { message: string }).message;
+    } catch {
+      // keep the raw text
+    }
+    throw new ApiError(pull.statusCode ?? 500, msg);
+  }
+  const res = await client.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
+  return res.Id;
+}
+
+/** Docker's exit codes for a container that could not start: 127 not found, 126 not executable. */
+export function startFailureCode(message: string): number {
+  if (/executable file not found|no such file or directory/.test(message)) return 127;
+  if (/permission denied/.test(message)) return 126;
+  return 125;
+}
+
+/** Copies a hijacked attach stream to the terminal; resolves at the end of the container's output. */
+export function pumpOutput(socket: Socket, contentType: string, io: Io): Promise<void> {
+  const raw = !contentType.includes('multiplexed');
+  const demux = new Demuxer();
+  return new Promise((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      if (raw) {
+        io.stdout.write(chunk);
+        return;
+      }
+      for (const f of demux.push(chunk)) (f.stream === StreamId.Stderr ? io.stderr : io.stdout).write(f.data);
+    });
+    socket.on('end', resolve);
+    socket.on('close', resolve);
+    socket.on('error', resolve);
+  });
+}
+
+/** Sends our stdin to the container, then half-closes so the container sees EOF. */
+export function pumpInput(socket: Socket, stdin: Readable): void {
+  stdin.on('data', (d: Buffer) => socket.write(d));
+  stdin.on('end', () => socket.end());
+}
+
+export async function attachAndStart(client: ApiClient, id: string, io: Io, o: { stdin: boolean; autoRemove: boolean; start: boolean }): Promise<number> {
+  const { socket, contentType } = await client.hijack(`/containers/${id}/attach`, {
+    stream: true, stdout: true, stderr: true, ...(o.stdin ? { stdin: true } : {}),
+  });
+  const output = pumpOutput(socket, contentType, io);
+  const waitRes = await client.dispatch('POST', `/containers/${id}/wait`, { query: { condition: o.autoRemove ? 'removed' : 'next-exit' } });
+  const waitBody = readAll(waitRes);
+  if (o.start) {
+    try {
+      await client.call('POST', `/containers/${id}/start`);
+    } catch (e) {
+      socket.destroy();
+      waitRes.destroy();
+      io.stderr.write(`berth: ${daemonErrorText(e)}\n`);
+      return startFailureCode(e instanceof Error ? e.message : '');
+    }
+  }
+  if (o.stdin) pumpInput(socket, io.stdin as Readable);
+  await output;
+  const result = JSON.parse(await waitBody) as { StatusCode: number; Error?: { Message: string } | null };
+  if (result.Error?.Message) io.stderr.write(`berth: ${result.Error.Message}\n`);
+  return result.StatusCode;
+}
+
+const run: Command = {
+  name: 'run',
+  aliases: ['container run'],
+  usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
+  description: 'Create and run a new container from an image',
+  flags: RUN_FLAGS,
+  interspersed: false,
+  args: { min: 1 },
+  async run(ctx) {
+    const { flags, client, io } = ctx;
+    const detach = flags.bool('detach');
+    let id: string;
+    try {
+      id = await createContainer(ctx, !detach);
+    } catch (e) {
+      io.stderr.write(`berth: ${daemonErrorText(e)}\n\nRun '${ctx.commandPath} --help' for more information\n`);
+      return 125;
+    }
+    if (detach) {
+      try {
+        await client.call('POST', `/containers/${id}/start`);
+      } catch (e) {
+        io.stderr.write(`berth: ${daemonErrorText(e)}\n`);
+        return startFailureCode(e instanceof Error ? e.message : '');
+      }
+      io.stdout.write(`${id}\n`);
+      return 0;
+    }
+    return attachAndStart(client, id, io, { stdin: flags.bool('interactive'), autoRemove: flags.bool('rm'), start: true });
+  },
+};
+
+const create: Command = {
+  name: 'create',
+  aliases: ['container create'],
+  usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
+  description: 'Create a new container',
+  flags: CREATE_FLAGS,
+  interspersed: false,
+  args: { min: 1 },
+  async run(ctx) {
+    try {
+      ctx.io.stdout.write(`${await createContainer(ctx, false)}\n`);
+      return 0;
+    } catch (e) {
+      ctx.io.stderr.write(`berth: ${daemonErrorText(e)}\n\nRun '${ctx.commandPath} --help' for more information\n`);
+      return 125;
+    }
+  },
+};
+
+export const runCommands: Command[] = [run, create];

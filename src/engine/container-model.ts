@@ -1,0 +1,191 @@
+/**
+ * A container as Docker's API describes it: Config (what runs), HostConfig (how the host runs
+ * it), State (what happened). Field names are the API's. This module also turns a create request
+ * plus the image's config into the container's final Config, as Docker merges them.
+ */
+import { invalid, BerthError } from '../errors';
+import type { Digest } from '../store/content-store';
+import type { RunConfig } from './image-config';
+
+export interface ContainerConfig {
+  Hostname: string;
+  Domainname: string;
+  User: string;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  ExposedPorts?: Record<string, object>;
+  Tty: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  Env: string[];
+  Cmd: string[] | null;
+  Image: string;
+  Volumes: Record<string, object> | null;
+  WorkingDir: string;
+  Entrypoint: string[] | null;
+  OnBuild: string[] | null;
+  Labels: Record<string, string>;
+  StopSignal?: string;
+  StopTimeout?: number;
+}
+
+/** HostConfig is kept as the client sent it (with Docker's defaults filled in) and echoed by inspect. */
+export type HostConfig = Record<string, unknown> & {
+  AutoRemove: boolean;
+  NetworkMode: string;
+  ShmSize: number;
+  ReadonlyRootfs: boolean;
+  GroupAdd: string[] | null;
+  RestartPolicy: { Name: string; MaximumRetryCount: number };
+};
+
+export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerState {
+  Status: Status;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  OOMKilled: boolean;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+/** Docker prints Go's zero time for "never". */
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function initialState(): ContainerState {
+  return { Status: 'created', Pid: 0, ExitCode: 0, Error: '', OOMKilled: false, StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME };
+}
+
+/** What is stored for a container and loaded again after a restart. */
+export interface ContainerSpec {
+  Config: ContainerConfig;
+  HostConfig: HostConfig;
+  Path: string;
+  Args: string[];
+}
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  imageId: Digest;
+  layer: Digest | null;
+  created: string;
+  spec: ContainerSpec;
+  state: ContainerState;
+}
+
+/** The body of POST /containers/create: Config fields at the top level, plus HostConfig. */
+export interface CreateRequest extends Partial<Omit<ContainerConfig, 'Env' | 'Cmd' | 'Entrypoint' | 'Labels'>> {
+  Env?: string[] | null;
+  Cmd?: string[] | string | null;
+  Entrypoint?: string[] | string | null;
+  Labels?: Record<string, string> | null;
+  HostConfig?: Record<string, unknown> | null;
+  NetworkingConfig?: unknown;
+}
+
+const asList = (v: string[] | string | null | undefined): string[] | null | undefined =>
+  typeof v === 'string' ? [v] : v;
+
+function envKey(e: string): string {
+  const i = e.indexOf('=');
+  return i < 0 ? e : e.slice(0, i);
+}
+
+/** Image env first; the request's entries replace those with the same key, as Docker merges. */
+export function mergeEnv(image: string[] | null | undefined, user: string[] | null | undefined): string[] {
+  const out = [...(image ?? [])];
+  for (const e of user ?? []) {
+    const i = out.findIndex((x) => envKey(x) === envKey(e));
+    if (i >= 0) out[i] = e;
+    else out.push(e);
+  }
+  return out;
+}
+
+const SUPPORTED_NETWORK_MODES = new Set(['', 'default', 'bridge', 'none']);
+
+export function buildSpec(req: CreateRequest, image: RunConfig, imageName: string): ContainerSpec {
+  for (const [k, v] of Object.entries({ Env: req.Env, Cmd: req.Cmd, Entrypoint: req.Entrypoint })) {
+    if (v != null && typeof v !== 'string' && (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))) {
+      throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field Config.${k} of type []string`);
+    }
+  }
+  // [""] is how clients say "no entrypoint" (docker run --entrypoint ""): clear the image's.
+  const givenEntrypoint = asList(req.Entrypoint);
+  const userEntrypoint = givenEntrypoint?.length === 1 && givenEntrypoint[0] === '' ? [] : givenEntrypoint;
+  const userCmd = asList(req.Cmd);
+  // An entrypoint given at create time discards the image's Cmd as well as its Entrypoint.
+  const entrypoint = userEntrypoint != null && userEntrypoint.length > 0 ? userEntrypoint : userEntrypoint?.length === 0 ? null : (image.Entrypoint ?? null);
+  const cmd = userCmd != null && userCmd.length > 0 ? userCmd : userEntrypoint != null ? null : (image.Cmd ?? null);
+  const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
+  if (argv.length === 0) throw invalid('no command specified');
+
+  const workingDir = req.WorkingDir || image.WorkingDir || '';
+  if (workingDir !== '' && !workingDir.startsWith('/')) {
+    throw invalid(`the working directory '${workingDir}' is invalid, it needs to be an absolute path`);
+  }
+  const config: ContainerConfig = {
+    Hostname: req.Hostname ?? '',
+    Domainname: req.Domainname ?? '',
+    User: req.User || image.User || '',
+    AttachStdin: req.AttachStdin ?? false,
+    AttachStdout: req.AttachStdout ?? false,
+    AttachStderr: req.AttachStderr ?? false,
+    ...(req.ExposedPorts || image.ExposedPorts ? { ExposedPorts: { ...image.ExposedPorts, ...req.ExposedPorts } } : {}),
+    Tty: req.Tty ?? false,
+    OpenStdin: req.OpenStdin ?? false,
+    StdinOnce: req.StdinOnce ?? false,
+    Env: mergeEnv(image.Env, req.Env),
+    Cmd: cmd,
+    Image: imageName,
+    Volumes: req.Volumes ?? image.Volumes ?? null,
+    WorkingDir: workingDir,
+    Entrypoint: entrypoint,
+    OnBuild: image.OnBuild ?? null,
+    Labels: { ...(image.Labels ?? {}), ...(req.Labels ?? {}) },
+    ...(req.StopSignal || image.StopSignal ? { StopSignal: req.StopSignal || image.StopSignal } : {}),
+    ...(req.StopTimeout !== undefined && req.StopTimeout !== null ? { StopTimeout: req.StopTimeout } : {}),
+  };
+  const hc = req.HostConfig ?? {};
+  const networkMode = typeof hc.NetworkMode === 'string' ? hc.NetworkMode : '';
+  if (!SUPPORTED_NETWORK_MODES.has(networkMode)) {
+    throw new BerthError('not-implemented', `network mode "${networkMode}" is not supported by berth yet: containers get a private network namespace with loopback only`);
+  }
+  const hostConfig: HostConfig = {
+    ...hc,
+    AutoRemove: hc.AutoRemove === true,
+    // Until bridge networking lands, every container gets its own namespace with loopback only.
+    NetworkMode: 'none',
+    ShmSize: typeof hc.ShmSize === 'number' && hc.ShmSize > 0 ? hc.ShmSize : 64 * 1024 * 1024,
+    ReadonlyRootfs: hc.ReadonlyRootfs === true,
+    GroupAdd: Array.isArray(hc.GroupAdd) ? (hc.GroupAdd as string[]) : null,
+    RestartPolicy: (hc.RestartPolicy as HostConfig['RestartPolicy']) ?? { Name: 'no', MaximumRetryCount: 0 },
+    // Reported as json-file (conmon's k8s-file is the format on disk): clients such as
+    // docker-compose only read logs from drivers they know, and `logs` behaves as json-file's does.
+    LogConfig: hc.LogConfig ?? { Type: 'json-file', Config: {} },
+    Runtime: 'runc',
+  };
+  const rp = hostConfig.RestartPolicy.Name;
+  if (rp && rp !== 'no') {
+    throw new BerthError('not-implemented', `restart policy "${rp}" is not supported by berth yet`);
+  }
+  return { Config: config, HostConfig: hostConfig, Path: argv[0], Args: argv.slice(1) };
+}
+
+/**
+ * The environment the process gets: Docker's defaults before the container's own. HOME is left
+ * to runc, which sets it from the container's passwd file when absent, as under Docker.
+ */
+export function processEnv(config: ContainerConfig, hostname: string): string[] {
+  const env = [...config.Env];
+  const has = (k: string) => env.some((e) => envKey(e) === k);
+  const defaults: string[] = [];
+  if (!has('PATH')) defaults.push('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  if (!has('HOSTNAME')) defaults.push(`HOSTNAME=${hostname}`);
+  if (config.Tty && !has('TERM')) defaults.push('TERM=xterm');
+  return [...defaults, ...env];
+}

@@ -1,0 +1,435 @@
+/**
+ * The container service: create, start, stop, kill, wait, remove, attach, logs, and the
+ * reconciliation that makes the database agree with runc and conmon after a restart.
+ *
+ * Life of a container (status in State.Status):
+ *   created ──start──▶ running ──exit──▶ exited ──start──▶ running …
+ *      └───────────────────┴── remove ──▶ (gone)
+ * start, exit handling and removal run under a per-container lock; stop and kill only send
+ * signals and wait for the exit that conmon reports (ExitWatcher → onExit).
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { BerthError, conflict, invalid, notFound } from '../errors';
+import type { Digest } from '../store/content-store';
+import type { Db } from '../store/db';
+import type { LayerStore } from '../store/layers';
+import type { OverlaySnapshotter } from '../store/snapshots';
+import { AttachHub, type AttachSink } from '../runtime/attach';
+import { type LogReadOptions, type LogRecord, readContainerLog } from '../runtime/container-log';
+import type { Monitor } from '../runtime/monitor';
+import type { Runc } from '../runtime/runc';
+import { writeBundle } from './container-bundle';
+import {
+  buildSpec, type ContainerRecord, type ContainerSpec, type ContainerState, type CreateRequest, initialState,
+} from './container-model';
+import type { EventBus } from './events';
+import type { ImageService } from './images';
+import { generateName, newId, validateName } from './names';
+import { Mutex } from './mutex';
+
+export interface ContainerServiceDeps {
+  db: Db;
+  dataRoot: string;
+  images: ImageService;
+  layers: LayerStore;
+  snapshots: OverlaySnapshotter;
+  runc: Runc;
+  monitor: Monitor;
+  events: EventBus;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+class Container {
+  readonly lock = new Mutex();
+  hub: AttachHub | undefined;
+  private exitWaiters: (() => void)[] = [];
+  private removeWaiters: (() => void)[] = [];
+  removed = false;
+
+  constructor(public r: ContainerRecord) {}
+
+  get id(): string { return this.r.id; }
+  get state(): ContainerState { return this.r.state; }
+  get running(): boolean { return this.r.state.Status === 'running' || this.r.state.Status === 'paused'; }
+
+  nextExit(): Promise<void> {
+    return new Promise((resolve) => this.exitWaiters.push(resolve));
+  }
+  removal(): Promise<void> {
+    if (this.removed) return Promise.resolve();
+    return new Promise((resolve) => this.removeWaiters.push(resolve));
+  }
+  notifyExit(): void {
+    const w = this.exitWaiters;
+    this.exitWaiters = [];
+    for (const f of w) f();
+  }
+  notifyRemoved(): void {
+    this.notifyExit();
+    const w = this.removeWaiters;
+    this.removeWaiters = [];
+    for (const f of w) f();
+  }
+}
+
+const CGROUP_PARENT = '/berth';
+/** Docker's exit code when the real one cannot be known. */
+const EXIT_UNKNOWN = 255;
+
+export class ContainerService {
+  private readonly byId = new Map<string, Container>();
+
+  constructor(private readonly d: ContainerServiceDeps) {}
+
+  // ---- lookup ----------------------------------------------------------------------------
+
+  /** By full id, then name, then unique id prefix: Docker's order. */
+  private find(ref: string): Container {
+    const exact = this.byId.get(ref);
+    if (exact) return exact;
+    const name = ref.replace(/^\//, '');
+    for (const c of this.byId.values()) if (c.r.name === name) return c;
+    if (/^[a-f0-9]+$/.test(ref)) {
+      const matches = [...this.byId.values()].filter((c) => c.id.startsWith(ref));
+      if (matches.length === 1) return matches[0];
+      if (matches.length > 1) throw invalid(`multiple IDs found with provided prefix: ${ref}`);
+    }
+    throw notFound(`No such container: ${ref}`);
+  }
+
+  get(ref: string): ContainerRecord {
+    return this.find(ref).r;
+  }
+
+  list(): ContainerRecord[] {
+    return [...this.byId.values()].map((c) => c.r).sort((a, b) => (a.created < b.created ? 1 : -1));
+  }
+
+  /** Which containers use an image (for image removal). */
+  usersOf(imageId: Digest): { id: string; running: boolean }[] {
+    return [...this.byId.values()].filter((c) => c.r.imageId === imageId).map((c) => ({ id: c.id, running: c.running }));
+  }
+
+  // ---- create ----------------------------------------------------------------------------
+
+  create(req: CreateRequest, name: string | undefined): ContainerRecord {
+    if (!req.Image) throw invalid('config cannot be empty in order to create a container: no image given');
+    const image = this.d.images.resolve(req.Image);
+    const spec: ContainerSpec = buildSpec(req, this.d.images.config(image.id).config ?? {}, req.Image);
+    const taken = (n: string) => [...this.byId.values()].some((c) => c.r.name === n);
+    let finalName: string;
+    if (name) {
+      finalName = validateName(name);
+      const holder = [...this.byId.values()].find((c) => c.r.name === finalName);
+      if (holder) {
+        throw conflict(`Conflict. The container name "/${finalName}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+      }
+    } else {
+      finalName = generateName(taken);
+    }
+    const id = newId();
+    const r: ContainerRecord = {
+      id, name: finalName, imageId: image.id, layer: image.topLayer, created: new Date().toISOString(), spec, state: initialState(),
+    };
+    if (r.layer === null) throw invalid(`image ${req.Image} has no layers: nothing to run`);
+    fs.mkdirSync(this.bundleDir(id), { recursive: true, mode: 0o710 });
+    this.d.snapshots.prepare(id);
+    try {
+      this.d.db
+        .prepare('INSERT INTO containers (id, name, image_id, layer, created, spec, state) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(id, finalName, image.id, r.layer, r.created, JSON.stringify(spec), JSON.stringify(r.state));
+    } catch (e) {
+      this.d.snapshots.remove(id);
+      fs.rmSync(this.bundleDir(id), { recursive: true, force: true });
+      throw e;
+    }
+    this.byId.set(id, new Container(r));
+    this.emit(r, 'create');
+    return r;
+  }
+
+  // ---- start -----------------------------------------------------------------------------
+
+  async start(ref: string): Promise<void> {
+    const c = this.find(ref);
+    await c.lock.run(async () => {
+      const st = c.state.Status;
+      if (st === 'running') throw new BerthError('not-modified', 'container already started');
+      if (st === 'paused') throw conflict('cannot start a paused container, try unpause instead');
+      if (st === 'removing' || c.removed) throw conflict(`container is marked for removal and cannot be started`);
+      await this.launch(c);
+    });
+    this.emit(c.r, 'start');
+  }
+
+  private async launch(c: Container): Promise<void> {
+    const { id } = c;
+    const bundle = this.bundleDir(id);
+    let created = false;
+    try {
+      const t0 = performance.now();
+      const rootfs = this.d.snapshots.mount(id, this.d.layers.stack(c.r.layer!));
+      writeBundle(bundle, c.r, rootfs, CGROUP_PARENT);
+      const t1 = performance.now();
+      const { Config: cfg } = c.r.spec;
+      const { pid } = await this.d.monitor.create({
+        id, name: c.r.name, bundle, logPath: this.logPath(id), terminal: cfg.Tty, stdin: cfg.OpenStdin, stdinOnce: cfg.StdinOnce,
+      });
+      created = true;
+      const t2 = performance.now();
+      // Clients that attached before start must see the very first byte: connect before runc start.
+      if (c.hub?.wanted) await c.hub.connect();
+      await this.d.runc.start(id);
+      const t3 = performance.now();
+      this.d.log('debug', 'TIMING', { prep: t1 - t0, create: t2 - t1, start: t3 - t2 });
+      this.setState(c, { ...c.state, Status: 'running', Pid: pid, ExitCode: 0, Error: '', OOMKilled: false, StartedAt: new Date().toISOString() });
+    } catch (e) {
+      if (created) {
+        await this.d.runc.delete(id, true).catch(() => {});
+        this.d.monitor.cleanup(id, bundle);
+      }
+      c.hub?.close();
+      try {
+        this.d.snapshots.unmount(id);
+      } catch {
+        // Still busy: the exit path or the next start deals with it.
+      }
+      const msg = e instanceof Error ? e.message : String(e);
+      // Docker records the failure on the container and keeps it "created" (or "exited").
+      const exitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied/.test(msg) ? 126 : EXIT_UNKNOWN;
+      this.setState(c, { ...c.state, Error: msg, ExitCode: exitCode });
+      if (e instanceof BerthError && e.kind !== 'internal') throw e;
+      throw new BerthError(exitCode === EXIT_UNKNOWN ? 'internal' : 'invalid', msg, { cause: e });
+    }
+  }
+
+  // ---- exit ------------------------------------------------------------------------------
+
+  /** Called by the exit watcher (and reconciliation) when conmon has recorded an exit. */
+  onExit(id: string, code: number): void {
+    const c = this.byId.get(id);
+    if (!c) {
+      fs.rmSync(join(this.d.monitor.exitDir, id), { force: true });
+      return;
+    }
+    void c.lock.run(() => this.finishExit(c, code)).catch((e) => this.d.log('error', 'exit handling failed', { id, error: String(e) }));
+  }
+
+  private async finishExit(c: Container, code: number): Promise<void> {
+    if (!c.running) return; // already handled (the watcher and a scan can both report it)
+    const { id } = c;
+    const bundle = this.bundleDir(id);
+    const oom = this.d.monitor.oomKilled(bundle);
+    await this.d.runc.delete(id, true).catch((e) => this.d.log('warn', 'runc delete failed', { id, error: String(e) }));
+    this.d.monitor.cleanup(id, bundle);
+    c.hub?.close();
+    try {
+      this.d.snapshots.unmount(id);
+    } catch (e) {
+      this.d.log('warn', 'rootfs still busy after exit', { id, error: String(e) });
+    }
+    this.setState(c, { ...c.state, Status: 'exited', Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() });
+    if (oom) this.emit(c.r, 'oom');
+    this.emit(c.r, 'die', { exitCode: String(code) });
+    c.notifyExit();
+    if (c.r.spec.HostConfig.AutoRemove) {
+      void this.removeContainer(c, false).catch((e) => this.d.log('error', 'auto-remove failed', { id, error: String(e) }));
+    }
+  }
+
+  // ---- stop / kill / wait ----------------------------------------------------------------
+
+  async stop(ref: string, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const c = this.find(ref);
+    if (!c.running) throw new BerthError('not-modified', 'container already stopped');
+    const exited = c.nextExit();
+    const signal = opts.signal || c.r.spec.Config.StopSignal || 'SIGTERM';
+    const timeout = opts.timeout ?? c.r.spec.Config.StopTimeout ?? 10;
+    await this.signal(c, signal);
+    if (timeout >= 0) {
+      const inTime = await Promise.race([exited.then(() => true), sleep(timeout * 1000).then(() => false)]);
+      if (!inTime && c.running) await this.signal(c, 'SIGKILL');
+    }
+    await exited;
+    this.emit(c.r, 'stop');
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const c = this.find(ref);
+    if (!c.running) throw conflict(`Cannot kill container: ${ref}: container ${c.id} is not running`);
+    validateSignal(signal);
+    await this.signal(c, signal);
+    this.emit(c.r, 'kill', { signal: signalNumber(signal) });
+  }
+
+  private async signal(c: Container, signal: string): Promise<void> {
+    try {
+      await this.d.runc.kill(c.id, normalizeSignal(signal));
+    } catch (e) {
+      // Exited between the check and the signal: the exit is on its way.
+      if (c.running && !/not running|process already finished|container not running/.test(String(e))) throw e;
+    }
+  }
+
+  /** Resolves with the exit code once `condition` holds (Docker's POST /containers/{id}/wait). */
+  async wait(ref: string, condition: WaitCondition = 'not-running'): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    const c = this.find(ref);
+    if (condition === 'removed') await c.removal();
+    else if (condition === 'next-exit' || c.running) await c.nextExit();
+    return { StatusCode: c.state.ExitCode, Error: null };
+  }
+
+  // ---- remove ----------------------------------------------------------------------------
+
+  async remove(ref: string, opts: { force: boolean }): Promise<void> {
+    await this.removeContainer(this.find(ref), opts.force);
+  }
+
+  private async removeContainer(c: Container, force: boolean): Promise<void> {
+    if (c.running) {
+      if (!force) {
+        throw conflict(`cannot remove container "/${c.r.name}": container is running: stop the container before removing or force remove`);
+      }
+      const exited = c.nextExit();
+      await this.signal(c, 'SIGKILL');
+      await exited;
+    }
+    const removedNow = await c.lock.run(async () => {
+      if (c.removed) return false;
+      this.setState(c, { ...c.state, Status: 'removing' });
+      c.hub?.close();
+      this.d.snapshots.remove(c.id);
+      fs.rmSync(this.bundleDir(c.id), { recursive: true, force: true });
+      this.d.db.prepare('DELETE FROM containers WHERE id = ?').run(c.id);
+      this.byId.delete(c.id);
+      c.removed = true;
+      if (c.r.layer && !this.d.images.get(c.r.imageId)) this.d.images.releaseLayers(c.r.layer);
+      return true;
+    });
+    if (!removedNow) return;
+    this.emit(c.r, 'destroy');
+    c.notifyRemoved();
+  }
+
+  // ---- attach / logs ---------------------------------------------------------------------
+
+  /** Subscribes to live output (and stdin); returns a function that detaches. */
+  async attach(ref: string, sink: AttachSink, opts: { stdin: boolean }): Promise<{ detach: () => void; hub: AttachHub; tty: boolean }> {
+    const c = this.find(ref);
+    if (c.state.Status === 'paused') throw conflict(`You cannot attach to a paused container, unpause it first`);
+    c.hub ??= new AttachHub(this.d.monitor.attachSocket(c.id));
+    const detach = c.hub.add(sink, opts);
+    if (c.running && !c.hub.connected) {
+      try {
+        await c.hub.connect();
+      } catch {
+        // The container exited meanwhile: the hub has ended the sink.
+      }
+    }
+    this.emit(c.r, 'attach');
+    return { detach, hub: c.hub, tty: c.r.spec.Config.Tty };
+  }
+
+  logs(ref: string, opts: Omit<LogReadOptions, 'stopped'>): { tty: boolean; records: AsyncGenerator<LogRecord> } {
+    const c = this.find(ref);
+    const stopped = c.running ? c.nextExit() : Promise.resolve();
+    return { tty: c.r.spec.Config.Tty, records: readContainerLog(this.logPath(c.id), { ...opts, stopped }) };
+  }
+
+  logPath(id: string): string {
+    return join(this.bundleDir(id), 'ctr.log');
+  }
+
+  bundleDir(id: string): string {
+    return join(this.d.dataRoot, 'containers', id);
+  }
+
+  // ---- persistence and reconciliation ----------------------------------------------------
+
+  private setState(c: Container, state: ContainerState): void {
+    c.r.state = state;
+    this.d.db.prepare('UPDATE containers SET state = ? WHERE id = ?').run(JSON.stringify(state), c.id);
+  }
+
+  /**
+   * Loads containers and makes their recorded state true again: a container whose process ended
+   * while the daemon was away becomes exited with the code conmon kept; one whose monitor died
+   * too is killed and marked exited (255, Docker's "unknown"); one still running is adopted.
+   */
+  async load(): Promise<void> {
+    const rows = this.d.db.prepare('SELECT id, name, image_id, layer, created, spec, state FROM containers').all() as {
+      id: string; name: string; image_id: Digest; layer: Digest | null; created: string; spec: string; state: string;
+    }[];
+    for (const row of rows) {
+      const c = new Container({
+        id: row.id, name: row.name, imageId: row.image_id, layer: row.layer, created: row.created,
+        spec: JSON.parse(row.spec) as ContainerSpec, state: JSON.parse(row.state) as ContainerState,
+      });
+      this.byId.set(c.id, c);
+      const st = c.state.Status;
+      if (st === 'removing') {
+        await this.removeContainer(c, true);
+      } else if (c.running) {
+        const code = this.d.monitor.readExit(c.id);
+        if (code !== null) {
+          await c.lock.run(() => this.finishExit(c, code));
+        } else if (!this.d.monitor.alive(c.id)) {
+          this.d.log('warn', 'container monitor is gone; killing the container', { id: c.id });
+          await this.d.runc.kill(c.id, 'KILL').catch(() => {});
+          await c.lock.run(() => this.finishExit(c, EXIT_UNKNOWN));
+        }
+      } else {
+        try {
+          this.d.snapshots.unmount(c.id);
+        } catch {
+          // Left for the next start to retry.
+        }
+      }
+    }
+  }
+
+  /** Daemon shutdown without live-restore: stop every running container (Docker's default). */
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.byId.values()].filter((c) => c.running).map((c) =>
+        this.stop(c.id, {}).catch((e) => this.d.log('warn', 'stop at shutdown failed', { id: c.id, error: String(e) })),
+      ),
+    );
+  }
+
+  /** Ids the service knows, for sweeping orphaned directories at start-up. */
+  knownIds(): Set<string> {
+    return new Set(this.byId.keys());
+  }
+
+  private emit(r: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.d.events.emit('container', action, r.id, { image: r.spec.Config.Image, name: r.name, ...r.spec.Config.Labels, ...extra });
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+const SIGNALS: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
+  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23,
+  XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
+};
+
+function normalizeSignal(s: string): string {
+  if (/^\d+$/.test(s)) return s;
+  return s.toUpperCase().replace(/^SIG/, '');
+}
+
+function signalNumber(s: string): string {
+  const n = normalizeSignal(s);
+  return /^\d+$/.test(n) ? n : String(SIGNALS[n]);
+}
+
+function validateSignal(s: string): void {
+  const n = normalizeSignal(s);
+  const ok = /^\d+$/.test(n) ? Number(n) >= 1 && Number(n) <= 64 : n in SIGNALS || /^RTMIN(\+\d+)?$|^RTMAX(-\d+)?$/.test(n);
+  if (!ok) throw invalid(`Invalid signal: ${s}`);
+}

@@ -1,0 +1,132 @@
+/**
+ * The engine: opens the stores, builds the services, and reconciles them with what is on disk
+ * and in the runtime. The daemon (src/berthd.ts) owns the process; this owns the state.
+ *
+ * Data root:                          Exec root:
+ *   berth.db       metadata             runc/  ctr/  exits/  s/  tmp/   (see runtime/monitor.ts)
+ *   content/       blobs by digest
+ *   snapshots/     overlay layers and writable layers (see store/snapshots.ts)
+ *   containers/    OCI bundles, etc files, logs
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ContentStore } from '../store/content-store';
+import { type Db, openDb } from '../store/db';
+import { LayerStore } from '../store/layers';
+import { OverlaySnapshotter } from '../store/snapshots';
+import { ExitWatcher } from '../runtime/exit-watcher';
+import { Monitor } from '../runtime/monitor';
+import { Runc } from '../runtime/runc';
+import { ContainerService } from './containers';
+import { EventBus } from './events';
+import { ImageService } from './images';
+
+export interface EngineConfig {
+  dataRoot: string;
+  execRoot: string;
+  runtime: string; // path of the OCI runtime binary
+  conmon: string;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export class Engine {
+  readonly events = new EventBus();
+  readonly images: ImageService;
+  readonly containers: ContainerService;
+  readonly startedAt = new Date();
+  readonly id: string;
+  readonly runtimeVersion: string;
+  private readonly exits: ExitWatcher;
+
+  private constructor(
+    readonly config: EngineConfig,
+    readonly db: Db,
+    content: ContentStore,
+    private readonly snapshots: OverlaySnapshotter,
+    private readonly layers: LayerStore,
+  ) {
+    const runc = new Runc(config.runtime, join(config.execRoot, 'runc'));
+    const monitor = new Monitor({ execRoot: config.execRoot, conmon: config.conmon }, runc);
+    this.images = new ImageService(db, content, layers, this.events);
+    this.containers = new ContainerService({
+      db, dataRoot: config.dataRoot, images: this.images, layers, snapshots, runc, monitor, events: this.events, log: config.log,
+    });
+    this.images.users = (id) => this.containers.usersOf(id);
+    this.exits = new ExitWatcher(monitor.exitDir, (id, code) => this.containers.onExit(id, code));
+    this.id = engineId(config.dataRoot);
+    this.runtimeVersion = runtimeVersion(config.runtime);
+  }
+
+  static async open(config: EngineConfig): Promise<Engine> {
+    for (const d of [config.dataRoot, config.execRoot]) fs.mkdirSync(d, { recursive: true, mode: 0o710 });
+    fs.mkdirSync(join(config.dataRoot, 'containers'), { recursive: true, mode: 0o710 });
+    const db = openDb(join(config.dataRoot, 'berth.db'));
+    const content = ContentStore.open(join(config.dataRoot, 'content'));
+    const snapshots = OverlaySnapshotter.open(join(config.dataRoot, 'snapshots'));
+    const layers = new LayerStore(db, content, snapshots);
+    const engine = new Engine(config, db, content, snapshots, layers);
+    await engine.containers.load();
+    engine.sweep();
+    engine.exits.start();
+    return engine;
+  }
+
+  /** Deletes directories that no database row owns: leftovers of a crash mid-create or mid-remove. */
+  private sweep(): void {
+    const known = this.containers.knownIds();
+    const layerIds = new Set(this.layers.all().map((d) => d.slice(7)));
+    const snapRoot = join(this.config.dataRoot, 'snapshots');
+    for (const name of fs.readdirSync(snapRoot)) {
+      if (!known.has(name) && !layerIds.has(name)) {
+        this.config.log('info', 'removing orphaned snapshot', { name });
+        try {
+          this.snapshots.remove(name);
+        } catch (e) {
+          this.config.log('warn', 'cannot remove orphaned snapshot', { name, error: String(e) });
+        }
+      }
+    }
+    const ctrRoot = join(this.config.dataRoot, 'containers');
+    for (const name of fs.readdirSync(ctrRoot)) {
+      if (!known.has(name)) fs.rmSync(join(ctrRoot, name), { recursive: true, force: true });
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    await this.containers.stopAll();
+    this.exits.stop();
+    this.db.close();
+  }
+
+  counts(): { containers: number; running: number; paused: number; stopped: number; images: number } {
+    const all = this.containers.list();
+    const running = all.filter((c) => c.state.Status === 'running').length;
+    const paused = all.filter((c) => c.state.Status === 'paused').length;
+    return { containers: all.length, running, paused, stopped: all.length - running - paused, images: this.images.list().length };
+  }
+}
+
+/** A stable engine id, kept in the data root (Docker shows one in `info`). */
+function engineId(dataRoot: string): string {
+  const p = join(dataRoot, 'engine-id');
+  try {
+    return fs.readFileSync(p, 'utf8').trim();
+  } catch {
+    const id = crypto.randomUUID();
+    fs.writeFileSync(p, id + '\n');
+    return id;
+  }
+}
+
+function runtimeVersion(bin: string): string {
+  try {
+    const out = execFileSync(bin, ['--version'], { encoding: 'utf8', timeout: 5000 });
+    return /version\s+(\S+)/.exec(out)?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export const hostInfo = () => ({ hostname: os.hostname(), kernel: os.release(), cpus: os.cpus().length, memory: os.totalmem() });

@@ -1,0 +1,190 @@
+/**
+ * One conmon per container: it runs `runc create`, then owns the container's stdio, pty, log
+ * file and exit status, and outlives the daemon. Recipe and measured facts:
+ * ../shared/notes/runtime.md §1, §4, §8.
+ *
+ * Exec-root layout (kept short: conmon's attach socket path must fit in 108 bytes):
+ *   runc/                 runc's state root
+ *   ctr/<id>/pidfile      the container's init pid (written by runc)
+ *   ctr/<id>/conmon.pid   the long-lived conmon's pid
+ *   exits/<id>            exit status, written atomically by conmon
+ *   s/<sid>/attach        conmon's attach socket (SOCK_SEQPACKET), sid = first 32 hex of the id
+ *   tmp/                  conmon's TMPDIR (console sockets)
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { BerthError } from '../errors';
+import type { Runc } from './runc';
+import { runtimeMessage } from './runc';
+
+export interface MonitorPaths {
+  execRoot: string;
+  conmon: string;
+}
+
+export interface LaunchOptions {
+  id: string;
+  name: string;
+  bundle: string; // holds config.json; also conmon's persist dir (exit, oom)
+  logPath: string;
+  terminal: boolean;
+  stdin: boolean;
+  stdinOnce: boolean;
+}
+
+export class MonitorError extends BerthError {}
+
+export class Monitor {
+  constructor(
+    private readonly paths: MonitorPaths,
+    private readonly runc: Runc,
+  ) {
+    for (const d of ['ctr', 'exits', 's', 'tmp']) fs.mkdirSync(join(paths.execRoot, d), { recursive: true, mode: 0o700 });
+  }
+
+  get exitDir(): string {
+    return join(this.paths.execRoot, 'exits');
+  }
+
+  attachSocket(id: string): string {
+    return join(this.paths.execRoot, 's', socketId(id), 'attach');
+  }
+
+  ctlFifo(bundle: string): string {
+    return join(bundle, 'ctl');
+  }
+
+  conmonPidFile(id: string): string {
+    return join(this.paths.execRoot, 'ctr', id, 'conmon.pid');
+  }
+
+  /**
+   * Spawns conmon and waits until `runc create` has finished: the container's init exists but
+   * has not run the user's program yet. Returns the init pid and conmon's pid.
+   */
+  async create(o: LaunchOptions): Promise<{ pid: number; monitorPid: number }> {
+    const ctrDir = join(this.paths.execRoot, 'ctr', o.id);
+    fs.mkdirSync(ctrDir, { recursive: true, mode: 0o700 });
+    fs.rmSync(join(this.exitDir, o.id), { force: true });
+    const args = [
+      '--api-version', '1', '-c', o.id, '-u', socketId(o.id), '-n', o.name,
+      '-r', this.runc.bin, ...this.runc.globalArgs.flatMap((a) => ['--runtime-arg', a]),
+      '-b', o.bundle, '-p', join(ctrDir, 'pidfile'), '-P', join(ctrDir, 'conmon.pid'),
+      '-l', `k8s-file:${o.logPath}`, '--exit-dir', this.exitDir, '--persist-dir', o.bundle,
+      '--socket-dir-path', join(this.paths.execRoot, 's'), '--log-level', 'warning',
+      ...(o.terminal ? ['-t'] : []),
+      ...(o.stdin ? ['-i', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
+    ];
+    const child = spawn(this.paths.conmon, args, {
+      // conmon writes a second `oom` file into its cwd: keep it in the bundle.
+      cwd: o.bundle,
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+      env: { _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', TMPDIR: join(this.paths.execRoot, 'tmp') },
+    });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (s: string) => (stderr += s));
+    const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+    const start = child.stdio[4] as NodeJS.WritableStream & { destroy(): void };
+    const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new MonitorError('internal', `cannot start conmon: ${e.message}`))));
+    spawnError.catch(() => {});
+    start.end('0');
+    const line = await Promise.race([readLine(sync), spawnError]);
+    // conmon keeps the sync pipe open for its whole life; we need only the first message.
+    sync.destroy();
+    start.destroy();
+    if (line === null) {
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      throw new MonitorError('internal', `conmon failed: ${stderr.trim() || 'no sync message'}`);
+    }
+    const msg = JSON.parse(line) as { data: number; message?: string };
+    if (msg.data < 0) {
+      this.cleanupFailed(o);
+      throw new MonitorError('internal', ociErrorMessage(msg.message ?? 'runtime create failed'));
+    }
+    const monitorPid = Number(fs.readFileSync(join(ctrDir, 'conmon.pid'), 'utf8').trim());
+    return { pid: msg.data, monitorPid };
+  }
+
+  /** Reads the exit code conmon recorded, or null while the container runs. */
+  readExit(id: string): number | null {
+    try {
+      const text = fs.readFileSync(join(this.exitDir, id), 'utf8').trim();
+      return text === '' ? null : Number(text);
+    } catch {
+      return null;
+    }
+  }
+
+  oomKilled(bundle: string): boolean {
+    return fs.existsSync(join(bundle, 'oom'));
+  }
+
+  /** Whether the conmon recorded for `id` still runs (and is that conmon, not a reused pid). */
+  alive(id: string): boolean {
+    try {
+      const pid = Number(fs.readFileSync(this.conmonPidFile(id), 'utf8').trim());
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const c = cmdline.indexOf('-c');
+      return c >= 0 && cmdline[c + 1] === id;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Removes what conmon leaves behind for a container that has exited. */
+  cleanup(id: string, bundle: string): void {
+    fs.rmSync(join(this.paths.execRoot, 'ctr', id), { recursive: true, force: true });
+    fs.rmSync(join(this.exitDir, id), { force: true });
+    fs.rmSync(join(this.paths.execRoot, 's', socketId(id)), { force: true });
+    for (const f of ['attach', 'ctl', 'winsz', 'exit', 'oom']) fs.rmSync(join(bundle, f), { force: true });
+  }
+
+  private cleanupFailed(o: LaunchOptions): void {
+    this.cleanup(o.id, o.bundle);
+    void this.runc.delete(o.id, true).catch(() => {});
+  }
+}
+
+function socketId(id: string): string {
+  return id.slice(0, 32);
+}
+
+/** Reads one newline-terminated line, or null at EOF without one. */
+function readLine(stream: NodeJS.ReadableStream): Promise<string | null> {
+  return new Promise((resolve) => {
+    let buf = '';
+    const onData = (chunk: Buffer | string) => {
+      buf += chunk.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        done();
+        resolve(buf.slice(0, nl));
+      }
+    };
+    const onEnd = () => {
+      done();
+      resolve(buf.trim() === '' ? null : buf.trim());
+    };
+    const done = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onEnd);
+      stream.off('close', onEnd);
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onEnd);
+    stream.on('close', onEnd);
+  });
+}
+
+/**
+ * conmon relays runc's stderr (JSON lines with --log-format=json). Docker's clients look for
+ * "executable file not found" / "no such file or directory" / "permission denied" in the message
+ * to choose exit codes 127 / 126, so the runtime's own words are kept.
+ */
+function ociErrorMessage(raw: string): string {
+  return `failed to create task for container: OCI runtime create failed: ${runtimeMessage(raw) || raw.trim()}: unknown`;
+}

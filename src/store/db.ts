@@ -1,0 +1,67 @@
+/**
+ * berth.db: the daemon's metadata in SQLite (WAL). One writer (the daemon), many small
+ * transactions; blobs and layer contents stay on the filesystem, named by digest.
+ *
+ * Migrations are append-only: each entry runs once, in order, inside a transaction, and
+ * user_version records how many have run.
+ */
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE layers (
+    chain_id   TEXT PRIMARY KEY,        -- sha256:… of the layer stack up to and including this layer
+    diff_id    TEXT NOT NULL,           -- sha256:… of the uncompressed layer tar
+    parent     TEXT REFERENCES layers(chain_id),
+    size       INTEGER NOT NULL,        -- bytes of file content in this layer
+    created    TEXT NOT NULL
+  );
+  CREATE TABLE images (
+    id         TEXT PRIMARY KEY,        -- sha256:… of the config blob
+    created    TEXT NOT NULL,           -- when it entered this store
+    size       INTEGER NOT NULL,        -- sum of its layers' sizes
+    top_layer  TEXT REFERENCES layers(chain_id)  -- NULL for an image with no layers
+  );
+  CREATE INDEX images_top_layer ON images(top_layer);
+  CREATE TABLE tags (
+    ref        TEXT PRIMARY KEY,        -- normalized: docker.io/library/busybox:latest
+    image_id   TEXT NOT NULL REFERENCES images(id),
+    created    TEXT NOT NULL
+  );
+  CREATE INDEX tags_image ON tags(image_id);
+  CREATE TABLE containers (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,    -- without the leading '/'
+    image_id   TEXT NOT NULL,           -- may outlive the image (rmi --force)
+    layer      TEXT REFERENCES layers(chain_id),  -- top of the read-only stack under its rw layer
+    created    TEXT NOT NULL,
+    spec       TEXT NOT NULL,           -- JSON: what the user asked for (Config, HostConfig)
+    state      TEXT NOT NULL            -- JSON: what happened to it (status, pid, exit code…)
+  );
+  CREATE INDEX containers_image ON containers(image_id);
+  CREATE INDEX containers_layer ON containers(layer);
+  `,
+];
+
+export function openDb(path: string): Db {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // NORMAL is durable across a daemon crash in WAL mode; only a power loss may drop the last commit.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const done = db.pragma('user_version', { simple: true }) as number;
+  for (let i = done; i < MIGRATIONS.length; i++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[i]);
+      db.pragma(`user_version = ${i + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Overlay snapshots. Layout under <data-root>/snapshots:
+ *
+ *   <chain-id hex>/diff              a committed layer, unpacked once, shared by every image and container on it
+ *   <key>/{diff,work,merged}         an active snapshot (a container's writable layer), key = container id
+ *   ingest-<random>/diff             a layer being unpacked; renamed to its chain id when complete
+ *
+ * A committed snapshot is never written after commit; an active one is never a parent. Which
+ * committed snapshots are in use is the layer store's business (SQLite); this class only owns
+ * directories and mounts.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { BerthError } from '../errors';
+import type { Digest } from './content-store';
+import { isMountPoint, mount, umount, MNT_DETACH } from './syscalls';
+
+// index=off: no hard-link index to keep consistent; nofollow: never follow a redirect a layer
+// carries (the kernel here follows them even with redirect_dir=off); metacopy=off: a
+// copied-up file always holds its data, so an upper dir is a complete diff.
+const OVERLAY_OPTS = 'index=off,redirect_dir=nofollow,metacopy=off';
+
+export class OverlaySnapshotter {
+  private constructor(private readonly root: string) {}
+
+  static open(root: string): OverlaySnapshotter {
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+    for (const name of fs.readdirSync(root)) {
+      if (name.startsWith('ingest-')) fs.rmSync(join(root, name), { recursive: true, force: true });
+    }
+    return new OverlaySnapshotter(root);
+  }
+
+  /** An empty directory to unpack a layer into. */
+  ingest(): { dir: string; commit(chainId: Digest): void; abort(): void } {
+    const base = join(this.root, `ingest-${randomBytes(8).toString('hex')}`);
+    const dir = join(base, 'diff');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    return {
+      dir,
+      commit: (chainId) => {
+        const final = this.dir(chainId);
+        if (fs.existsSync(final)) {
+          // Same content already unpacked (a concurrent import of the same layer): keep the first.
+          fs.rmSync(base, { recursive: true, force: true });
+          return;
+        }
+        fs.renameSync(base, final);
+      },
+      abort: () => fs.rmSync(base, { recursive: true, force: true }),
+    };
+  }
+
+  hasCommitted(chainId: Digest): boolean {
+    return fs.existsSync(join(this.dir(chainId), 'diff'));
+  }
+
+  removeCommitted(chainId: Digest): void {
+    fs.rmSync(this.dir(chainId), { recursive: true, force: true });
+  }
+
+  /** Creates the writable layer `key` (no mount yet). */
+  prepare(key: string): void {
+    const d = this.dir(key);
+    fs.mkdirSync(join(d, 'diff'), { recursive: true, mode: 0o755 });
+    fs.mkdirSync(join(d, 'work'), { mode: 0o700 });
+    fs.mkdirSync(join(d, 'merged'), { mode: 0o755 });
+  }
+
+  /** Mounts `key` over `lowers` (top layer first) and returns the merged path. Idempotent. */
+  mount(key: string, lowers: Digest[]): string {
+    const d = this.dir(key);
+    const merged = join(d, 'merged');
+    if (isMountPoint(merged, fs.readFileSync('/proc/self/mountinfo', 'utf8'))) return merged;
+    if (lowers.length === 0) throw new BerthError('internal', `snapshot ${key} has no lower layers`);
+    const lowerdir = lowers.map((l) => join(this.dir(l), 'diff')).join(':');
+    mount('overlay', merged, 'overlay', 0, `lowerdir=${lowerdir},upperdir=${join(d, 'diff')},workdir=${join(d, 'work')},${OVERLAY_OPTS}`);
+    return merged;
+  }
+
+  unmount(key: string, opts: { lazy?: boolean } = {}): void {
+    umount(join(this.dir(key), 'merged'), opts.lazy ? MNT_DETACH : 0);
+  }
+
+  /** Unmounts if needed and deletes the writable layer. */
+  remove(key: string): void {
+    this.unmount(key);
+    fs.rmSync(this.dir(key), { recursive: true, force: true });
+  }
+
+  mergedPath(key: string): string {
+    return join(this.dir(key), 'merged');
+  }
+
+  upperPath(key: string): string {
+    return join(this.dir(key), 'diff');
+  }
+
+  private dir(key: string): string {
+    const name = key.startsWith('sha256:') ? key.slice(7) : key;
+    if (!/^[a-f0-9]{64}$/.test(name)) throw new BerthError('internal', `bad snapshot key ${key}`);
+    return join(this.root, name);
+  }
+}

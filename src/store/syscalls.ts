@@ -1,0 +1,94 @@
+/**
+ * The few libc calls Node lacks, through koffi (prebuilt FFI, no compiler; see
+ * ../shared/notes/storage.md §0): mount/umount2 for overlay, mknod and lsetxattr for whiteouts.
+ * Each call is a few µs; spawning mount(8) instead costs milliseconds and grows with the heap.
+ */
+import { BerthError } from '../errors';
+
+/** The slice of koffi's API used here (its bundled types are ESM-only, this build is CommonJS). */
+interface Koffi {
+  load(path: string): { func(signature: string): (...args: unknown[]) => unknown };
+  errno(): number;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const koffi = require('koffi') as Koffi;
+
+const libc = koffi.load('libc.so.6');
+
+const c = {
+  mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  umount2: libc.func('int umount2(const char *target, int flags)'),
+  mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+  lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+  lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'),
+  strerror: libc.func('const char *strerror(int errnum)'),
+};
+
+export const MNT_DETACH = 2;
+export const ENOENT = 2;
+export const EINVAL = 22;
+export const EBUSY = 16;
+export const ENODATA = 61;
+
+export class SyscallError extends BerthError {
+  constructor(
+    readonly syscall: string,
+    readonly errno: number,
+    detail: string,
+  ) {
+    super('internal', `${syscall} ${detail}: ${c.strerror(errno) as string}`);
+  }
+}
+
+function check(rc: number, syscall: string, detail: string): void {
+  if (rc < 0) throw new SyscallError(syscall, koffi.errno(), detail);
+}
+
+/** The kernel takes mount data in one page; a longer string is cut silently (notes §3). */
+const MOUNT_DATA_MAX = 4095;
+
+export function mount(source: string, target: string, fstype: string, flags: number, data: string): void {
+  if (Buffer.byteLength(data) > MOUNT_DATA_MAX) {
+    throw new BerthError('internal', `mount ${target}: options are ${Buffer.byteLength(data)} bytes, over the kernel's ${MOUNT_DATA_MAX}`);
+  }
+  check(c.mount(source, target, fstype, flags, data) as number, 'mount', target);
+}
+
+/** Unmounts; a target that is not mounted (EINVAL) or gone (ENOENT) is not an error. */
+export function umount(target: string, flags = 0): void {
+  const rc = c.umount2(target, flags) as number;
+  if (rc < 0) {
+    const errno = koffi.errno();
+    if (errno === EINVAL || errno === ENOENT) return;
+    throw new SyscallError('umount', errno, target);
+  }
+}
+
+const S_IFCHR = 0o020000;
+
+/** A 0/0 character device: overlayfs's whiteout. */
+export function mknodWhiteout(path: string): void {
+  check(c.mknod(path, S_IFCHR, 0) as number, 'mknod', path);
+}
+
+export function lsetxattr(path: string, name: string, value: Buffer): void {
+  check(c.lsetxattr(path, name, value, value.length, 0) as number, 'lsetxattr', `${path} ${name}`);
+}
+
+/** The attribute's value, or null when the file has none by that name. */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  const buf = Buffer.alloc(256);
+  const n = c.lgetxattr(path, name, buf, buf.length) as number;
+  if (n < 0) {
+    const errno = koffi.errno();
+    if (errno === ENODATA) return null;
+    throw new SyscallError('lgetxattr', errno, `${path} ${name}`);
+  }
+  return buf.subarray(0, n);
+}
+
+/** Whether `path` is a mount point, from /proc/self/mountinfo (field 5 is the mount point). */
+export function isMountPoint(path: string, mountinfo: string): boolean {
+  const escaped = path.replace(/[ \t\n\\]/g, (ch) => '\\' + ch.charCodeAt(0).toString(8).padStart(3, '0'));
+  return mountinfo.split('\n').some((line) => line.split(' ')[4] === escaped);
+}
