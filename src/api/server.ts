@@ -97,7 +97,7 @@ export function createApiServer(opts: ServerOptions): http.Server {
       await route.handler(ctx);
     } catch (e) {
       const status = statusOf(e);
-      if (status >= 500) opts.log('error', 'request failed', { method: ctx.method, path: url.pathname, error: messageOf(e) });
+      if (status >= 500 && status !== 501) opts.log('error', 'request failed', { method: ctx.method, path: url.pathname, error: messageOf(e) });
       if (res && !res.headersSent) {
         const body = status === 304 ? '' : JSON.stringify({ message: messageOf(e) }) + '\n';
         res.writeHead(status, { ...common, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });

@@ -45,6 +45,10 @@ export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 class Container {
   readonly lock = new Mutex();
   hub: AttachHub | undefined;
+  /** Runtime cleanup after the last exit (runc delete, unmount); a new start waits for it. */
+  teardown: Promise<void> = Promise.resolve();
+  /** A runtime created ahead of `start` (see prewarm); resolves to the init pid. */
+  prepared: Promise<number> | undefined;
   private exitWaiters: (() => void)[] = [];
   private removeWaiters: (() => void)[] = [];
   removed = false;
@@ -76,6 +80,8 @@ class Container {
 }
 
 const CGROUP_PARENT = '/berth';
+/** How long a runtime prepared at create time waits for its start before it is torn down. */
+const PREPARED_IDLE_MS = 2000;
 /** Docker's exit code when the real one cannot be known. */
 const EXIT_UNKNOWN = 255;
 
@@ -146,8 +152,10 @@ export class ContainerService {
       fs.rmSync(this.bundleDir(id), { recursive: true, force: true });
       throw e;
     }
-    this.byId.set(id, new Container(r));
+    const c = new Container(r);
+    this.byId.set(id, c);
     this.emit(r, 'create');
+    this.prewarm(c);
     return r;
   }
 
@@ -159,50 +167,85 @@ export class ContainerService {
       const st = c.state.Status;
       if (st === 'running') throw new BerthError('not-modified', 'container already started');
       if (st === 'paused') throw conflict('cannot start a paused container, try unpause instead');
-      if (st === 'removing' || c.removed) throw conflict(`container is marked for removal and cannot be started`);
-      await this.launch(c);
+      if (c.removed) throw conflict(`container is marked for removal and cannot be started`);
+      const prepared = c.prepared ?? this.prepareRuntime(c);
+      c.prepared = undefined;
+      let pid: number;
+      try {
+        pid = await prepared;
+      } catch (e) {
+        throw this.startFailed(c, e, false);
+      }
+      try {
+        // Clients that attached before start must see the very first byte: connect before runc start.
+        if (c.hub?.wanted) await c.hub.connect();
+        await this.d.runc.start(c.id, pid);
+      } catch (e) {
+        throw this.startFailed(c, e, true);
+      }
+      this.setState(c, { ...c.state, Status: 'running', Pid: pid, ExitCode: 0, Error: '', OOMKilled: false, StartedAt: new Date().toISOString() });
     });
     this.emit(c.r, 'start');
   }
 
-  private async launch(c: Container): Promise<void> {
+  /**
+   * Starts preparing the runtime of a just-created container in the background: mount, bundle,
+   * conmon and `runc create` (~50 ms here). Clients start a container right after creating it
+   * (docker run: create, attach, wait, start), so by the time `start` arrives most of that work
+   * is done. A prepared runtime nobody starts is torn down after PREPARED_IDLE_MS.
+   */
+  private prewarm(c: Container): void {
+    const p = c.lock.run(() => this.prepareRuntime(c));
+    c.prepared = p;
+    p.then(
+      () => {
+        setTimeout(() => void c.lock.run(() => {
+          if (c.prepared !== p) return;
+          c.prepared = undefined;
+          c.teardown = this.track(this.teardownRuntime(c));
+        }), PREPARED_IDLE_MS).unref();
+      },
+      () => {}, // reported by start
+    );
+  }
+
+  /** Mount, bundle, conmon + runc create: the container exists but has not run its program yet. */
+  private async prepareRuntime(c: Container): Promise<number> {
+    await c.teardown;
     const { id } = c;
     const bundle = this.bundleDir(id);
-    let created = false;
     try {
-      const t0 = performance.now();
-      const rootfs = this.d.snapshots.mount(id, this.d.layers.stack(c.r.layer!));
+      const rootfs = this.d.snapshots.mount(id, this.d.layers.stack(c.r.layer!), { volatile: c.r.spec.HostConfig.AutoRemove });
       writeBundle(bundle, c.r, rootfs, CGROUP_PARENT);
-      const t1 = performance.now();
       const { Config: cfg } = c.r.spec;
       const { pid } = await this.d.monitor.create({
         id, name: c.r.name, bundle, logPath: this.logPath(id), terminal: cfg.Tty, stdin: cfg.OpenStdin, stdinOnce: cfg.StdinOnce,
       });
-      created = true;
-      const t2 = performance.now();
-      // Clients that attached before start must see the very first byte: connect before runc start.
-      if (c.hub?.wanted) await c.hub.connect();
-      await this.d.runc.start(id);
-      const t3 = performance.now();
-      this.d.log('debug', 'TIMING', { prep: t1 - t0, create: t2 - t1, start: t3 - t2 });
-      this.setState(c, { ...c.state, Status: 'running', Pid: pid, ExitCode: 0, Error: '', OOMKilled: false, StartedAt: new Date().toISOString() });
+      return pid;
     } catch (e) {
-      if (created) {
-        await this.d.runc.delete(id, true).catch(() => {});
-        this.d.monitor.cleanup(id, bundle);
-      }
-      c.hub?.close();
-      try {
-        this.d.snapshots.unmount(id);
-      } catch {
-        // Still busy: the exit path or the next start deals with it.
-      }
-      const msg = e instanceof Error ? e.message : String(e);
-      // Docker records the failure on the container and keeps it "created" (or "exited").
-      const exitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied/.test(msg) ? 126 : EXIT_UNKNOWN;
-      this.setState(c, { ...c.state, Error: msg, ExitCode: exitCode });
-      if (e instanceof BerthError && e.kind !== 'internal') throw e;
-      throw new BerthError(exitCode === EXIT_UNKNOWN ? 'internal' : 'invalid', msg, { cause: e });
+      this.unmountQuietly(id);
+      throw e;
+    }
+  }
+
+  /** Undoes a failed start and records the failure as Docker does; returns the error to throw. */
+  private startFailed(c: Container, e: unknown, runtimeCreated: boolean): BerthError {
+    if (runtimeCreated) c.teardown = this.track(this.teardownRuntime(c));
+    else this.unmountQuietly(c.id);
+    c.hub?.close();
+    const msg = e instanceof Error ? e.message : String(e);
+    // Docker keeps the container as it was ("created" or "exited") with the error and an exit code.
+    const exitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied/.test(msg) ? 126 : EXIT_UNKNOWN;
+    this.setState(c, { ...c.state, Error: msg, ExitCode: exitCode });
+    if (e instanceof BerthError && e.kind !== 'internal') return e;
+    return new BerthError(exitCode === EXIT_UNKNOWN ? 'internal' : 'invalid', msg, { cause: e });
+  }
+
+  private unmountQuietly(id: string): void {
+    try {
+      this.d.snapshots.unmount(id);
+    } catch (e) {
+      this.d.log('warn', 'rootfs still busy', { id, error: String(e) });
     }
   }
 
@@ -218,26 +261,52 @@ export class ContainerService {
     void c.lock.run(() => this.finishExit(c, code)).catch((e) => this.d.log('error', 'exit handling failed', { id, error: String(e) }));
   }
 
+  /**
+   * Records an exit. Only what a client can observe happens before waiters are told: the state,
+   * the events. The runtime's own cleanup (runc delete ~16 ms, unmount) trails behind, off the
+   * path of `docker run --rm`; a restart waits for it, and start-up sweeps what a crash left.
+   */
   private async finishExit(c: Container, code: number): Promise<void> {
     if (!c.running) return; // already handled (the watcher and a scan can both report it)
     const { id } = c;
     const bundle = this.bundleDir(id);
     const oom = this.d.monitor.oomKilled(bundle);
-    await this.d.runc.delete(id, true).catch((e) => this.d.log('warn', 'runc delete failed', { id, error: String(e) }));
-    this.d.monitor.cleanup(id, bundle);
-    c.hub?.close();
-    try {
-      this.d.snapshots.unmount(id);
-    } catch (e) {
-      this.d.log('warn', 'rootfs still busy after exit', { id, error: String(e) });
-    }
     this.setState(c, { ...c.state, Status: 'exited', Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() });
+    c.teardown = this.track(this.teardownRuntime(c));
     if (oom) this.emit(c.r, 'oom');
     this.emit(c.r, 'die', { exitCode: String(code) });
     c.notifyExit();
     if (c.r.spec.HostConfig.AutoRemove) {
       void this.removeContainer(c, false).catch((e) => this.d.log('error', 'auto-remove failed', { id, error: String(e) }));
     }
+  }
+
+  private async teardownRuntime(c: Container): Promise<void> {
+    const { id } = c;
+    // Spawning runc forks the daemon (milliseconds of blocked event loop): let the replies that
+    // this exit unblocks (wait, removal) go out first.
+    await new Promise((r) => setImmediate(r));
+    await this.d.runc.delete(id, true).catch((e) => this.d.log('warn', 'runc delete failed', { id, error: String(e) }));
+    // conmon writes its exit file when it sees the init die; wait for it to finish, so no late
+    // exit file can be taken for the exit of the next start.
+    await this.d.monitor.waitGone(id);
+    this.d.monitor.cleanup(id, this.bundleDir(id));
+    await this.d.snapshots.unmountAsync(id).catch((e) => this.d.log('warn', 'rootfs still busy', { id, error: String(e) }));
+  }
+
+  /** Background work the daemon must finish before it exits. */
+  private readonly pending = new Set<Promise<void>>();
+
+  private track(p: Promise<void>): Promise<void> {
+    const t = p.catch((e) => this.d.log('error', 'background cleanup failed', { error: String(e) }));
+    this.pending.add(t);
+    void t.finally(() => this.pending.delete(t));
+    return t;
+  }
+
+  /** Waits for trailing cleanups (daemon shutdown, tests). */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
   // ---- stop / kill / wait ----------------------------------------------------------------
@@ -297,21 +366,32 @@ export class ContainerService {
       await this.signal(c, 'SIGKILL');
       await exited;
     }
-    const removedNow = await c.lock.run(async () => {
+    // The database row is the commit point: once it is gone, so is the container, for every
+    // client. Its directories, mount and runtime state are removed right after, in the background.
+    const removedNow = await c.lock.run(() => {
       if (c.removed) return false;
-      this.setState(c, { ...c.state, Status: 'removing' });
-      c.hub?.close();
-      this.d.snapshots.remove(c.id);
-      fs.rmSync(this.bundleDir(c.id), { recursive: true, force: true });
+      if (c.prepared) {
+        const p = c.prepared;
+        c.prepared = undefined;
+        c.teardown = this.track(p.then(() => this.teardownRuntime(c), () => {}));
+      }
       this.d.db.prepare('DELETE FROM containers WHERE id = ?').run(c.id);
       this.byId.delete(c.id);
       c.removed = true;
-      if (c.r.layer && !this.d.images.get(c.r.imageId)) this.d.images.releaseLayers(c.r.layer);
+      c.hub?.release();
       return true;
     });
     if (!removedNow) return;
+    this.track(this.deleteFiles(c));
     this.emit(c.r, 'destroy');
     c.notifyRemoved();
+  }
+
+  private async deleteFiles(c: Container): Promise<void> {
+    await c.teardown;
+    await this.d.snapshots.removeAsync(c.id);
+    await fs.promises.rm(this.bundleDir(c.id), { recursive: true, force: true });
+    if (c.r.layer && !this.d.images.get(c.r.imageId)) this.d.images.releaseLayers(c.r.layer);
   }
 
   // ---- attach / logs ---------------------------------------------------------------------
@@ -363,16 +443,14 @@ export class ContainerService {
     const rows = this.d.db.prepare('SELECT id, name, image_id, layer, created, spec, state FROM containers').all() as {
       id: string; name: string; image_id: Digest; layer: Digest | null; created: string; spec: string; state: string;
     }[];
+    const inRuntime = new Set(await this.d.runc.list());
     for (const row of rows) {
       const c = new Container({
         id: row.id, name: row.name, imageId: row.image_id, layer: row.layer, created: row.created,
         spec: JSON.parse(row.spec) as ContainerSpec, state: JSON.parse(row.state) as ContainerState,
       });
       this.byId.set(c.id, c);
-      const st = c.state.Status;
-      if (st === 'removing') {
-        await this.removeContainer(c, true);
-      } else if (c.running) {
+      if (c.running) {
         const code = this.d.monitor.readExit(c.id);
         if (code !== null) {
           await c.lock.run(() => this.finishExit(c, code));
@@ -381,6 +459,9 @@ export class ContainerService {
           await this.d.runc.kill(c.id, 'KILL').catch(() => {});
           await c.lock.run(() => this.finishExit(c, EXIT_UNKNOWN));
         }
+      } else if (inRuntime.has(c.id)) {
+        // The daemon stopped before this container's runtime cleanup finished.
+        c.teardown = this.track(this.teardownRuntime(c));
       } else {
         try {
           this.d.snapshots.unmount(c.id);
@@ -388,6 +469,13 @@ export class ContainerService {
           // Left for the next start to retry.
         }
       }
+      if (c.state.Status === 'exited' && c.r.spec.HostConfig.AutoRemove) await this.removeContainer(c, false);
+    }
+    for (const id of inRuntime) {
+      if (this.byId.has(id)) continue;
+      this.d.log('info', 'removing runtime state of a deleted container', { id });
+      await this.d.runc.delete(id, true).catch((e) => this.d.log('warn', 'runc delete failed', { id, error: String(e) }));
+      this.d.monitor.cleanup(id, this.bundleDir(id));
     }
   }
 

@@ -96,6 +96,7 @@ export class Engine {
 
   async shutdown(): Promise<void> {
     await this.containers.stopAll();
+    await this.containers.drain();
     this.exits.stop();
     this.db.close();
   }

@@ -90,6 +90,14 @@ export class AttachHub {
     this.socket?.end();
   }
 
+  /**
+   * The container is going away. A connected socket is left to reach its EOF, so output still in
+   * flight (the container's last lines) reaches the clients; an idle hub ends its sinks now.
+   */
+  release(): void {
+    if (!this.socket) this.close();
+  }
+
   /** Ends every sink; called at EOF and when the container's monitor is known to be gone. */
   close(): void {
     const socket = this.socket;

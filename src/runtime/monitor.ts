@@ -133,6 +133,12 @@ export class Monitor {
     }
   }
 
+  /** Resolves once the container's conmon has exited (bounded: a stuck conmon is left to the sweep). */
+  async waitGone(id: string, timeoutMs = 2000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.alive(id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  }
+
   /** Removes what conmon leaves behind for a container that has exited. */
   cleanup(id: string, bundle: string): void {
     fs.rmSync(join(this.paths.execRoot, 'ctr', id), { recursive: true, force: true });

@@ -3,6 +3,8 @@
  * process per operation: start, kill, delete, state. `create` is run by the monitor (conmon).
  */
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
 import { BerthError } from '../errors';
 
 export interface RuntimeState {
@@ -28,8 +30,41 @@ export class Runc {
     return ['--root', this.root, '--log-format=json'];
   }
 
-  start(id: string): Promise<void> {
-    return this.run('start', [id]).then(() => undefined);
+  /**
+   * Lets a created container run its program. `runc start` does nothing more than open the
+   * container's exec.fifo in its state dir, read the byte runc init writes there, and delete the
+   * fifo; runc init then execs the program. Doing that here saves a 12 ms process on every start.
+   * Without the fifo (another runtime, another layout) the command is used.
+   */
+  async start(id: string, initPid?: number): Promise<void> {
+    const fifo = join(this.root, id, 'exec.fifo');
+    let fd: number;
+    try {
+      // Non-blocking: a blocking open would hang forever if runc init died before opening its end.
+      fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    } catch {
+      await this.run('start', [id]);
+      return;
+    }
+    try {
+      const buf = Buffer.alloc(16);
+      const deadline = Date.now() + 10_000;
+      for (let i = 0; ; i++) {
+        let n = 0;
+        try {
+          n = fs.readSync(fd, buf, 0, buf.length, null);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        }
+        if (n > 0) break;
+        if (initPid !== undefined && !processAlive(initPid)) throw new RuntimeError('start', 'container process is already dead');
+        if (Date.now() > deadline) throw new RuntimeError('start', 'timed out waiting for the container process to start');
+        await new Promise((r) => (i < 50 ? setImmediate(r) : setTimeout(r, 5)));
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.rmSync(fifo, { force: true });
   }
 
   kill(id: string, signal: string, all = false): Promise<void> {
@@ -55,6 +90,11 @@ export class Runc {
     }
   }
 
+  /** Ids of every container the runtime has state for. */
+  async list(): Promise<string[]> {
+    return (await this.run('list', ['-q'])).split('\n').filter(Boolean);
+  }
+
   pause(id: string): Promise<void> {
     return this.run('pause', [id]).then(() => undefined);
   }
@@ -70,6 +110,15 @@ export class Runc {
         else resolve(stdout);
       });
     });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -6,8 +6,12 @@
 import { BerthError } from '../errors';
 
 /** The slice of koffi's API used here (its bundled types are ESM-only, this build is CommonJS). */
+type NativeFn = ((...args: unknown[]) => unknown) & {
+  /** The same call on a libuv worker thread; the callback gets (error, result). */
+  async(...args: unknown[]): void;
+};
 interface Koffi {
-  load(path: string): { func(signature: string): (...args: unknown[]) => unknown };
+  load(path: string): { func(signature: string): NativeFn };
   errno(): number;
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -62,6 +66,24 @@ export function umount(target: string, flags = 0): void {
     if (errno === EINVAL || errno === ENOENT) return;
     throw new SyscallError('umount', errno, target);
   }
+}
+
+/**
+ * umount on a worker thread: an overlay unmount syncs its upper dir and can take milliseconds,
+ * which the event loop should not spend waiting.
+ */
+export function umountAsync(target: string, flags = 0): Promise<void> {
+  return new Promise((resolve, reject) => {
+    c.umount2.async(target, flags, (err: unknown, rc: number) => {
+      if (err) return reject(err as Error);
+      if (rc < 0) {
+        const errno = koffi.errno();
+        if (errno === EINVAL || errno === ENOENT) return resolve();
+        return reject(new SyscallError('umount', errno, target));
+      }
+      resolve();
+    });
+  });
 }
 
 const S_IFCHR = 0o020000;
