@@ -3,7 +3,7 @@
  * (through cobra). Error messages are pflag's, word for word, because users and scripts match on
  * them; the CLI layer adds docker's "See 'docker run --help'." line itself.
  */
-import { goQuote } from './format';
+import { goQuote } from './template';
 
 export type FlagType = 'bool' | 'string' | 'int' | 'list';
 export type FlagValue = string | number | boolean | string[];

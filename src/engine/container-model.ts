@@ -87,6 +87,14 @@ export interface CreateRequest extends Partial<Omit<ContainerConfig, 'Env' | 'Cm
   NetworkingConfig?: unknown;
 }
 
+/**
+ * Go encodes map keys in sorted order, so every map Docker returns (Labels, ExposedPorts,
+ * Volumes) reads sorted; clients and `--format '{{json .Config.Labels}}'` users see that order.
+ */
+export function sortedMap<T>(m: Record<string, T> | null | undefined): Record<string, T> {
+  return Object.fromEntries(Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
 const asList = (v: string[] | string | null | undefined): string[] | null | undefined =>
   typeof v === 'string' ? [v] : v;
 
@@ -135,18 +143,18 @@ export function buildSpec(req: CreateRequest, image: RunConfig, imageName: strin
     AttachStdin: req.AttachStdin ?? false,
     AttachStdout: req.AttachStdout ?? false,
     AttachStderr: req.AttachStderr ?? false,
-    ...(req.ExposedPorts || image.ExposedPorts ? { ExposedPorts: { ...image.ExposedPorts, ...req.ExposedPorts } } : {}),
+    ...(req.ExposedPorts || image.ExposedPorts ? { ExposedPorts: sortedMap({ ...image.ExposedPorts, ...req.ExposedPorts }) } : {}),
     Tty: req.Tty ?? false,
     OpenStdin: req.OpenStdin ?? false,
     StdinOnce: req.StdinOnce ?? false,
     Env: mergeEnv(image.Env, req.Env),
     Cmd: cmd,
     Image: imageName,
-    Volumes: req.Volumes ?? image.Volumes ?? null,
+    Volumes: req.Volumes || image.Volumes ? sortedMap(req.Volumes ?? image.Volumes) : null,
     WorkingDir: workingDir,
     Entrypoint: entrypoint,
     OnBuild: image.OnBuild ?? null,
-    Labels: { ...(image.Labels ?? {}), ...(req.Labels ?? {}) },
+    Labels: sortedMap({ ...(image.Labels ?? {}), ...(req.Labels ?? {}) }),
     ...(req.StopSignal || image.StopSignal ? { StopSignal: req.StopSignal || image.StopSignal } : {}),
     ...(req.StopTimeout !== undefined && req.StopTimeout !== null ? { StopTimeout: req.StopTimeout } : {}),
   };

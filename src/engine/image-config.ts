@@ -56,6 +56,16 @@ const CHANGE_KEYWORDS = new Set(['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 
  * subset of Dockerfile instructions (Docker allows exactly the keywords above).
  */
 export function applyChanges(base: RunConfig, changes: string[]): RunConfig {
+  const cfg = applyEach(base, changes);
+  // Maps come back key-sorted, as Go encodes them.
+  for (const k of ['ExposedPorts', 'Volumes', 'Labels'] as const) {
+    const m = cfg[k] as Record<string, never> | null | undefined;
+    if (m) cfg[k] = Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+  return cfg;
+}
+
+function applyEach(base: RunConfig, changes: string[]): RunConfig {
   const cfg: RunConfig = structuredClone(base);
   for (const change of changes) {
     const m = /^\s*(\S+)\s*([\s\S]*)$/.exec(change);

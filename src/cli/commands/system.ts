@@ -5,7 +5,7 @@ import { API_VERSION } from '../../wire/api-version';
 import { bytesSize } from '../../wire/units';
 import { BERTH_VERSION } from '../../version';
 import { type Command } from '../command';
-import { renderTemplate } from '../format';
+import { renderTemplate } from '../template';
 
 interface VersionInfo {
   Platform?: { Name: string };
