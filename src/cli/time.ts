@@ -7,7 +7,7 @@ const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
 /** Go's time.Time.String() in UTC: "2026-11-27 18:00:00 +0000 UTC". */
 export function goTime(d: Date): string {
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000 UTC`;
+  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000 UTC`;
 }
 
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -27,11 +27,11 @@ export function parseGoDuration(s: string): number | undefined {
  * What the daemon expects for since/until: seconds since the epoch as "sec.nanos". Accepts a
  * Unix timestamp, an RFC 3339 date (or date-time), or a duration meaning "that long ago".
  */
-export function timestampArg(value: string, now = Date.now()): string {
+export function timestampArg(value: string, now = Date.now(), flag = 'since'): string {
   if (/^\d+(\.\d+)?$/.test(value)) return value;
   const dur = parseGoDuration(value);
   if (dur !== undefined) return ((now - dur) / 1000).toFixed(9);
   const t = Date.parse(value);
   if (!Number.isNaN(t)) return (t / 1000).toFixed(9);
-  throw new Error(`invalid value for "since": failed to parse value as time or duration: "${value}"`);
+  throw new Error(`invalid value for "${flag}": failed to parse value as time or duration: "${value}"`);
 }

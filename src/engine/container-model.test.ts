@@ -88,7 +88,6 @@ describe('buildSpec: command resolution', () => {
 
   it(
     'Entrypoint [] clears the image entrypoint but keeps the image Cmd, as moby merge() does',
-    { todo: 'bug: an empty (non-null) Entrypoint array also discards the image Cmd; moby only skips image Cmd when len(Entrypoint) > 0' },
     () => {
       // moby daemon merge(): `if len(userConf.Entrypoint) == 0 { if len(userConf.Cmd) == 0 { Cmd = image.Cmd } ... }`
       // docker compose sends "Entrypoint": [] for `entrypoint: []`.
@@ -140,7 +139,6 @@ describe('buildSpec: validation', () => {
 
   it(
     'rejects Env given as a string (Env is []string, not a StrSlice)',
-    { todo: 'bug: a string Env passes the type check and mergeEnv iterates its characters ("A=1" becomes ["A","=","1"])' },
     () => {
       fails(() => buildSpec({ Env: 'A=1' as unknown as string[] }, CMD_ONLY, 'x'), 'invalid', /cannot unmarshal string .*Env/);
     },
@@ -198,7 +196,6 @@ describe('buildSpec: merging with the image config', () => {
 
   it(
     'orders Env as Docker does: the request entries first, then image entries not overridden',
-    { todo: 'bug: Docker inspect shows user Env first then the image leftovers (moby merge() appends image env to userConf.Env); berth puts image Env first' },
     () => {
       const s = buildSpec({ Env: ['FOO=bar', 'APP_MODE=dev'] }, IMAGE, 'x');
       assert.deepEqual(s.Config.Env, [
@@ -230,7 +227,6 @@ describe('buildSpec: merging with the image config', () => {
 
   it(
     'unions request Volumes with the image Volumes (the docker CLI always sends "Volumes": {})',
-    { todo: 'bug: `req.Volumes ?? image.Volumes` drops the image VOLUMEs whenever the request has a Volumes object, even {} (moby merge() keeps image volumes)' },
     () => {
       const image: RunConfig = { Cmd: ['sh'], Volumes: { '/data': {} } };
       assert.deepEqual(buildSpec({ Volumes: {} }, image, 'x').Config.Volumes, { '/data': {} });
@@ -312,9 +308,9 @@ describe('processEnv', () => {
     assert.deepEqual(processEnv(cfg(['A=1']), 'abc123'), [DEFAULT_PATH, 'HOSTNAME=abc123', 'A=1']);
   });
 
-  it('adds PATH only when the container has none', () => {
+  it('adds PATH only when the container has none; a given PATH takes the default\'s place', () => {
     const env = processEnv(cfg(['PATH=/bin', 'A=1']), 'h');
-    assert.deepEqual(env, ['HOSTNAME=h', 'PATH=/bin', 'A=1']);
+    assert.deepEqual(env, ['PATH=/bin', 'HOSTNAME=h', 'A=1']);
     assert.equal(env.filter((e) => e.startsWith('PATH=')).length, 1);
   });
 

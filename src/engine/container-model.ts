@@ -103,10 +103,17 @@ function envKey(e: string): string {
   return i < 0 ? e : e.slice(0, i);
 }
 
-/** Image env first; the request's entries replace those with the same key, as Docker merges. */
+/** The request's entries first, then the image's entries it does not override (moby's merge). */
 export function mergeEnv(image: string[] | null | undefined, user: string[] | null | undefined): string[] {
-  const out = [...(image ?? [])];
-  for (const e of user ?? []) {
+  if (!user || user.length === 0) return [...(image ?? [])];
+  const keys = new Set(user.map(envKey));
+  return [...user, ...(image ?? []).filter((e) => !keys.has(envKey(e)))];
+}
+
+/** Docker's ReplaceOrAppendEnvValues: an entry replaces the one with its key in place, or is appended. */
+function replaceOrAppend(base: string[], extra: string[]): string[] {
+  const out = [...base];
+  for (const e of extra) {
     const i = out.findIndex((x) => envKey(x) === envKey(e));
     if (i >= 0) out[i] = e;
     else out.push(e);
@@ -117,18 +124,29 @@ export function mergeEnv(image: string[] | null | undefined, user: string[] | nu
 const SUPPORTED_NETWORK_MODES = new Set(['', 'default', 'bridge', 'none']);
 
 export function buildSpec(req: CreateRequest, image: RunConfig, imageName: string): ContainerSpec {
+  // Cmd and Entrypoint may be a string (Docker's strslice); Env must be a list.
   for (const [k, v] of Object.entries({ Env: req.Env, Cmd: req.Cmd, Entrypoint: req.Entrypoint })) {
-    if (v != null && typeof v !== 'string' && (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))) {
-      throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field Config.${k} of type []string`);
+    const stringOk = k !== 'Env' && typeof v === 'string';
+    if (v != null && !stringOk && (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))) {
+      throw invalid(`json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go struct field Config.${k} of type []string`);
     }
   }
-  // [""] is how clients say "no entrypoint" (docker run --entrypoint ""): clear the image's.
+  // moby's merge: a non-empty entrypoint from the request replaces the image's and drops its
+  // Cmd; an empty one ([], compose's `entrypoint: []`) clears the entrypoint but keeps the image
+  // Cmd; none at all inherits both. [""] is the docker CLI's `--entrypoint ""`: it counts as given
+  // (so the image Cmd goes) but runs nothing itself.
   const givenEntrypoint = asList(req.Entrypoint);
-  const userEntrypoint = givenEntrypoint?.length === 1 && givenEntrypoint[0] === '' ? [] : givenEntrypoint;
   const userCmd = asList(req.Cmd);
-  // An entrypoint given at create time discards the image's Cmd as well as its Entrypoint.
-  const entrypoint = userEntrypoint != null && userEntrypoint.length > 0 ? userEntrypoint : userEntrypoint?.length === 0 ? null : (image.Entrypoint ?? null);
-  const cmd = userCmd != null && userCmd.length > 0 ? userCmd : userEntrypoint != null ? null : (image.Cmd ?? null);
+  const resetEntrypoint = givenEntrypoint?.length === 1 && givenEntrypoint[0] === '';
+  let entrypoint: string[] | null;
+  let cmd: string[] | null;
+  if (givenEntrypoint != null && givenEntrypoint.length > 0) {
+    entrypoint = resetEntrypoint ? null : givenEntrypoint;
+    cmd = userCmd != null && userCmd.length > 0 ? userCmd : null;
+  } else {
+    entrypoint = givenEntrypoint == null ? (image.Entrypoint ?? null) : null;
+    cmd = userCmd != null && userCmd.length > 0 ? userCmd : (image.Cmd ?? null);
+  }
   const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
   if (argv.length === 0) throw invalid('no command specified');
 
@@ -150,7 +168,8 @@ export function buildSpec(req: CreateRequest, image: RunConfig, imageName: strin
     Env: mergeEnv(image.Env, req.Env),
     Cmd: cmd,
     Image: imageName,
-    Volumes: req.Volumes || image.Volumes ? sortedMap(req.Volumes ?? image.Volumes) : null,
+    // The image's VOLUMEs stay, whatever the request adds (clients always send Volumes: {}).
+    Volumes: req.Volumes || image.Volumes ? sortedMap({ ...(image.Volumes ?? {}), ...(req.Volumes ?? {}) }) : null,
     WorkingDir: workingDir,
     Entrypoint: entrypoint,
     OnBuild: image.OnBuild ?? null,
@@ -189,11 +208,7 @@ export function buildSpec(req: CreateRequest, image: RunConfig, imageName: strin
  * to runc, which sets it from the container's passwd file when absent, as under Docker.
  */
 export function processEnv(config: ContainerConfig, hostname: string): string[] {
-  const env = [...config.Env];
-  const has = (k: string) => env.some((e) => envKey(e) === k);
-  const defaults: string[] = [];
-  if (!has('PATH')) defaults.push('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-  if (!has('HOSTNAME')) defaults.push(`HOSTNAME=${hostname}`);
-  if (config.Tty && !has('TERM')) defaults.push('TERM=xterm');
-  return [...defaults, ...env];
+  const defaults = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', `HOSTNAME=${hostname}`];
+  if (config.Tty) defaults.push('TERM=xterm');
+  return replaceOrAppend(defaults, config.Env);
 }

@@ -3,6 +3,7 @@
  * Field names inside `config` keep Docker's capitalisation: they are what the API returns.
  */
 import type { Digest } from '../store/content-store';
+import { posix } from 'node:path';
 import { invalid } from '../errors';
 
 export interface RunConfig {
@@ -101,7 +102,10 @@ function applyEach(base: RunConfig, changes: string[]): RunConfig {
         for (const v of list) cfg.Volumes[v] = {};
         break;
       }
-      case 'WORKDIR': cfg.WorkingDir = rest; break;
+      case 'WORKDIR':
+        // Relative to the current working directory, as in a Dockerfile.
+        cfg.WorkingDir = rest.startsWith('/') ? rest : posix.join(cfg.WorkingDir || '/', rest);
+        break;
       case 'USER': cfg.User = rest; break;
       case 'STOPSIGNAL': cfg.StopSignal = rest; break;
       case 'ONBUILD': cfg.OnBuild = [...(cfg.OnBuild ?? []), rest]; break;
@@ -128,14 +132,26 @@ function jsonArray(s: string): string[] {
 }
 
 function keyValues(rest: string, keyword: string): [string, string][] {
-  if (!rest.includes('=')) {
+  // The legacy `KEY value` form is chosen by the first word alone, as Docker's parser does.
+  const firstWord = /^\S*/.exec(rest)![0];
+  if (!firstWord.includes('=')) {
     const m = /^(\S+)\s+([\s\S]*)$/.exec(rest);
     if (!m) throw invalid(`${keyword} needs a name and a value`);
     return [[m[1], m[2]]];
   }
   const out: [string, string][] = [];
-  const re = /([^\s=]+)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g;
-  for (let m = re.exec(rest); m; m = re.exec(rest)) {
+  const re = /([^\s=]+)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/y;
+  let pos = 0;
+  for (;;) {
+    while (pos < rest.length && /\s/.test(rest[pos])) pos++;
+    if (pos >= rest.length) break;
+    re.lastIndex = pos;
+    const m = re.exec(rest);
+    if (!m) {
+      const word = /^\S*/.exec(rest.slice(pos))![0];
+      throw invalid(`Syntax error - can't find = in "${word}". Must be of the form: name=value`);
+    }
+    pos = re.lastIndex;
     let v = m[2];
     if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
     else if (v.startsWith("'")) v = v.slice(1, -1);

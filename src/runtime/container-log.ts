@@ -95,7 +95,7 @@ export async function* readContainerLog(path: string, o: LogReadOptions): AsyncG
   const parser = new LogParser();
   const keep = (r: LogRecord) => (o.since === undefined || r.seconds >= o.since) && (o.until === undefined || r.seconds <= o.until);
   let pos = 0;
-  const readMore = async (): Promise<LogRecord[]> => {
+  const readMore = async (filter = true): Promise<LogRecord[]> => {
     let fh: fs.promises.FileHandle;
     try {
       fh = await fs.promises.open(path, 'r');
@@ -109,7 +109,8 @@ export async function* readContainerLog(path: string, o: LogReadOptions): AsyncG
         const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
         if (bytesRead === 0) break;
         pos += bytesRead;
-        out.push(...parser.push(buf.subarray(0, bytesRead)).filter(keep));
+        const recs = parser.push(buf.subarray(0, bytesRead));
+        out.push(...(filter ? recs.filter(keep) : recs));
       }
       return out;
     } finally {
@@ -117,10 +118,11 @@ export async function* readContainerLog(path: string, o: LogReadOptions): AsyncG
     }
   };
 
-  let initial = await readMore();
-  if (!o.follow) initial.push(...parser.flush().filter(keep));
+  // Docker's json-file reader takes the last N lines first, then applies since/until.
+  let initial = await readMore(false);
+  if (!o.follow) initial.push(...parser.flush());
   if (o.tail !== undefined && o.tail >= 0) initial = o.tail === 0 ? [] : initial.slice(-o.tail);
-  yield* initial;
+  yield* initial.filter(keep);
   if (!o.follow) return;
 
   let stopped = false;

@@ -7,6 +7,8 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { invalid } from '../errors';
 
+const MAGIC_BYTES = 6;
+
 export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
 
 export function detectCompression(head: Buffer): Compression {
@@ -20,9 +22,14 @@ export function detectCompression(head: Buffer): Compression {
 /** Yields the decompressed content of `source`, whatever of the supported formats it is in. */
 export async function* decompress(source: AsyncIterable<Buffer> & Readable): AsyncGenerator<Buffer> {
   const it = source[Symbol.asyncIterator]();
-  const first = await it.next();
-  if (first.done) return;
-  const head: Buffer = first.value;
+  // The magic numbers are up to 6 bytes long and a network read can be shorter.
+  let head = Buffer.alloc(0);
+  while (head.length < MAGIC_BYTES) {
+    const r = await it.next();
+    if (r.done) break;
+    head = Buffer.concat([head, r.value as Buffer]);
+  }
+  if (head.length === 0) return;
   const kind = detectCompression(head);
   if (kind === 'none') {
     yield head;

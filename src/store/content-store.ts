@@ -97,11 +97,16 @@ export class BlobWriter {
   private bytes = 0;
   private done = false;
 
+  private failure: Error | undefined;
+
   constructor(
     private readonly tmp: string,
     private readonly finalPath: (d: Digest) => string,
   ) {
     this.out = createWriteStream(tmp);
+    // Always listened for: an error with no listener (a write still in flight when abort()
+    // destroys the stream) would be an uncaught exception and take the daemon down.
+    this.out.on('error', (e) => (this.failure ??= e));
   }
 
   get size(): number {
@@ -110,6 +115,8 @@ export class BlobWriter {
 
   /** Resolves once the chunk is queued below the high-water mark (honours backpressure). */
   write(chunk: Buffer): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.done) return Promise.reject(new Error('blob writer already finished'));
     this.hash.update(chunk);
     this.bytes += chunk.length;
     if (this.out.write(chunk)) return Promise.resolve();
@@ -137,10 +144,19 @@ export class BlobWriter {
     return { digest, size: this.bytes };
   }
 
-  abort(): void {
-    if (this.done) return;
+  /** Discards the partial blob. The file may still be opening: remove it once the stream closed. */
+  abort(): Promise<void> {
+    if (this.done) return Promise.resolve();
     this.done = true;
+    const removed = new Promise<void>((resolve) => {
+      const rm = () => {
+        fs.rmSync(this.tmp, { force: true });
+        resolve();
+      };
+      if (this.out.closed) rm();
+      else this.out.once('close', rm);
+    });
     this.out.destroy();
-    fs.rmSync(this.tmp, { force: true });
+    return removed;
   }
 }

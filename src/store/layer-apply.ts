@@ -26,8 +26,8 @@ export interface Extraction {
   write(chunk: Buffer): Promise<void>;
   /** End of input: waits for tar, then converts whiteouts. */
   finish(): Promise<void>;
-  /** Stops tar; the caller removes the directory. */
-  abort(): void;
+  /** Stops tar and resolves once it has exited (so it writes nothing more); the caller removes the directory. */
+  abort(): Promise<void>;
 }
 
 export function startExtraction(dir: string): Extraction {
@@ -66,8 +66,9 @@ export function startExtraction(dir: string): Extraction {
       if (code !== 0) throw failed();
       convertWhiteouts(dir);
     },
-    abort() {
+    async abort() {
       tar.kill('SIGKILL');
+      await exited;
     },
   };
 }

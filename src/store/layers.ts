@@ -5,7 +5,7 @@
  * snapshot is committed, and start-up deletes snapshots without a row.
  */
 import type { Writable } from 'node:stream';
-import { invalid, messageOf } from '../errors';
+import { BerthError, invalid, messageOf } from '../errors';
 import { type ContentStore, type Digest, sha256 } from './content-store';
 import type { Db } from './db';
 import { startExtraction } from './layer-apply';
@@ -67,12 +67,13 @@ export class LayerStore {
         .run(chainId, diffId, parent, summary.bytes, new Date().toISOString());
       return this.get(chainId)!;
     } catch (e) {
-      blob.abort();
-      extraction.abort();
       validator.destroy();
+      await Promise.all([blob.abort(), extraction.abort()]);
       ingest.abort();
-      if (e instanceof UnsafeTarError) throw invalid(e.message, e);
-      throw e instanceof Error && 'kind' in e ? e : invalid(`invalid layer: ${messageOf(e)}`, e);
+      if (e instanceof BerthError) throw e;
+      // The validator's own words ("invalid tar entry …", "invalid tar archive: …") say it all.
+      if (e instanceof UnsafeTarError || /^invalid tar/.test(messageOf(e))) throw invalid(messageOf(e), e);
+      throw invalid(`invalid layer: ${messageOf(e)}`, e);
     }
   }
 

@@ -31,7 +31,9 @@ export function parseReference(s: string): Reference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw new ReferenceError('invalid reference format');
+    if (!DIGEST.test(digest) || (digest.startsWith('sha256:') && !/^sha256:[a-f0-9]{64}$/.test(digest))) {
+      throw new ReferenceError('invalid reference format');
+    }
   }
   let tag: string | undefined;
   const colon = rest.lastIndexOf(':');

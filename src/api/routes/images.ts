@@ -73,6 +73,9 @@ async function createImage(ctx: Ctx, engine: Engine): Promise<void> {
  */
 async function drain(ctx: Ctx): Promise<void> {
   if (ctx.req.readableEnded) return;
+  // The abandoned async iterator left a 'readable' listener, which keeps resume() from flowing.
+  ctx.req.removeAllListeners('readable');
+  ctx.req.on('data', () => {});
   ctx.req.resume();
   await Promise.race([once(ctx.req, 'end').catch(() => {}), new Promise((r) => setTimeout(r, 10_000).unref())]);
 }

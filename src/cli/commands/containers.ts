@@ -127,7 +127,7 @@ const logs: Command = {
       query: {
         stdout: true, stderr: true, follow: flags.bool('follow') || undefined, timestamps: flags.bool('timestamps') || undefined,
         tail: flags.string('tail'), since: flags.string('since') ? timestampArg(flags.string('since')) : undefined,
-        until: flags.string('until') ? timestampArg(flags.string('until')) : undefined,
+        until: flags.string('until') ? timestampArg(flags.string('until'), Date.now(), 'until') : undefined,
       },
     });
     const demux = new Demuxer();
