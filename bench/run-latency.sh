@@ -1,0 +1,65 @@
+#!/bin/bash
+# Container start-to-exit latency, side by side:
+#   berth CLI   : berth run --rm busybox true
+#   docker CLI  : docker run --rm busybox true, against berthd (DOCKER_HOST)
+#   runc floor  : runc run of the same rootfs, no daemon, no monitor, no overlay
+# Prints the median wall time of N runs of each (default 20) after one warm-up run.
+# Usage (as root, after `npm ci`): bench/run-latency.sh [N]
+# It starts its own berthd on a temp data root and socket and removes everything it made.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-20}
+[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/berth-bench-XXXXXX)
+sock="$work/berth.sock"
+daemon_pid=""
+cleanup() {
+  [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+  grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p .cache
+[ -s .cache/busybox-static.tar ] || ./scripts/make-busybox-rootfs.sh .cache/busybox-static.tar static
+
+./bin/berthd -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --log-level warn 2>"$work/berthd.log" &
+daemon_pid=$!
+for _ in $(seq 100); do ./bin/berth -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+./bin/berth -H "unix://$sock" import .cache/busybox-static.tar busybox >/dev/null
+
+# median of N wall times (ms) of a command
+median() {
+  local times=() s e
+  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
+  for _ in $(seq "$N"); do
+    s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N)
+    times+=($(( (e - s) / 1000 )))
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f ms (min %.1f, max %.1f)", m/1000, a[1]/1000, a[NR]/1000}'
+}
+
+# The runc floor: the same rootfs as a plain bundle, a fresh container id per run.
+bundle="$work/bundle"
+mkdir -p "$bundle/rootfs"
+tar -xf .cache/busybox-static.tar -C "$bundle/rootfs"
+(cd "$bundle" && runc spec)
+python3 - "$bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p))
+c['process']['terminal'] = False; c['process']['args'] = ['true']; c['linux']['cgroupsPath'] = '/berth-bench/floor'
+json.dump(c, open(p, 'w'))
+PY
+runc_once() { runc --root "$work/runc" run --bundle "$bundle" "bench-$RANDOM$RANDOM" </dev/null; }
+
+echo "berth run latency, median of $N runs ($(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
+printf '  %-44s %s\n' "berth run --rm busybox true" "$(median ./bin/berth -H "unix://$sock" run --rm busybox true)"
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
+  # This variable makes every Node process parse a CA bundle at start-up (~80 ms here).
+  printf '  %-44s %s\n' "  the same without NODE_EXTRA_CA_CERTS" "$(env -u NODE_EXTRA_CA_CERTS bash -c "$(declare -f median); N=$N; median ./bin/berth -H unix://$sock run --rm busybox true")"
+fi
+printf '  %-44s %s\n' "docker run --rm busybox true (→ berthd)" "$(DOCKER_HOST="unix://$sock" median docker run --rm busybox true)"
+printf '  %-44s %s\n' "runc run (floor: no daemon, monitor, overlay)" "$(median runc_once)"
+printf '  %-44s %s\n' "node -e '' (Node start-up, for scale)" "$(median node -e '')"
+[ -z "${NODE_EXTRA_CA_CERTS:-}" ] || printf '  %-44s %s\n' "  the same without NODE_EXTRA_CA_CERTS" "$(env -u NODE_EXTRA_CA_CERTS bash -c "$(declare -f median); N=$N; median node -e ''")"
