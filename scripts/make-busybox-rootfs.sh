@@ -7,6 +7,7 @@
 # The .deb comes from apt's cache or `apt-get download`; nothing is installed on the host.
 set -eu
 out=${1:?usage: $0 OUT.tar [static|dynamic]}
+case $out in /*) ;; *) out="$(pwd)/$out" ;; esac
 flavour=${2:-static}
 case $flavour in static) pkg=busybox-static ;; dynamic) pkg=busybox ;; *) echo "unknown flavour $flavour" >&2; exit 2 ;; esac
 work=$(mktemp -d)
