@@ -28,6 +28,7 @@ export function systemRoutes(engine: Engine): Route[] {
     { method: 'GET', path: '/version', handler: (ctx) => sendJson(ctx, 200, versionInfo(engine)) },
     { method: 'GET', path: '/info', handler: (ctx) => sendJson(ctx, 200, info(engine)) },
     { method: 'GET', path: '/events', handler: (ctx) => streamEvents(ctx, engine) },
+    ...emptyCollections(),
     ...swarmRoutes(),
     ...notImplemented(),
   ];
@@ -200,6 +201,22 @@ function swarmRoutes(): Route[] {
   return routes;
 }
 
+/**
+ * Until networks and volumes can be made, berth has none: their read endpoints answer as an
+ * engine with none does. Clients depend on it: `docker inspect X` asks every object type in turn
+ * and expects Docker's "not found" from each type X is not.
+ */
+function emptyCollections(): Route[] {
+  return [
+    { method: 'GET', path: '/networks', handler: (ctx) => sendJson(ctx, 200, []) },
+    { method: 'GET', path: '/networks/{id}', handler: (ctx) => { throw new BerthError('not-found', `network ${ctx.params.id} not found`); } },
+    { method: 'GET', path: '/volumes', handler: (ctx) => sendJson(ctx, 200, { Volumes: [], Warnings: [] }) },
+    { method: 'GET', path: '/volumes/{name}', handler: (ctx) => { throw new BerthError('not-found', `get ${ctx.params.name}: no such volume`); } },
+    { method: 'GET', path: '/plugins', handler: (ctx) => sendJson(ctx, 200, []) },
+    { method: 'GET', path: '/plugins/{name*}/json', handler: (ctx) => { throw new BerthError('not-found', `plugin "${ctx.params.name}" not found`); } },
+  ];
+}
+
 /** Docker endpoints berth does not serve yet: a clear 501 rather than a 404 or a hang. */
 const PLANNED: [string, string][] = [
   ['POST', '/containers/{id}/restart'], ['POST', '/containers/{id}/pause'], ['POST', '/containers/{id}/unpause'],
@@ -211,10 +228,10 @@ const PLANNED: [string, string][] = [
   ['GET', '/images/{name*}/history'], ['POST', '/images/{name*}/push'], ['GET', '/images/{name*}/get'], ['GET', '/images/get'],
   ['POST', '/images/load'], ['GET', '/images/search'], ['POST', '/images/prune'], ['POST', '/build'], ['POST', '/build/prune'],
   ['POST', '/auth'], ['GET', '/system/df'], ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
-  ['GET', '/networks'], ['POST', '/networks/create'], ['GET', '/networks/{id}'], ['DELETE', '/networks/{id}'],
+  ['POST', '/networks/create'], ['DELETE', '/networks/{id}'],
   ['POST', '/networks/{id}/connect'], ['POST', '/networks/{id}/disconnect'], ['POST', '/networks/prune'],
-  ['GET', '/volumes'], ['POST', '/volumes/create'], ['GET', '/volumes/{name}'], ['DELETE', '/volumes/{name}'], ['POST', '/volumes/prune'],
-  ['GET', '/plugins'], ['GET', '/plugins/privileges'], ['POST', '/plugins/pull'],
+  ['POST', '/volumes/create'], ['DELETE', '/volumes/{name}'], ['POST', '/volumes/prune'],
+  ['GET', '/plugins/privileges'], ['POST', '/plugins/pull'],
 ];
 
 function notImplemented(): Route[] {
