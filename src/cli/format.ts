@@ -4,7 +4,12 @@
  * as Go's tabwriter counts runes (not terminal cells).
  */
 
-import { Template, type TemplateFunc } from './template';
+import { renderTemplate, Template, type TemplateFunc } from './template';
+
+/** One object through --format, as docker does for inspect, version and info: `json` is {{json .}}. */
+export function renderOne(format: string, data: unknown): string {
+  return `${renderTemplate(format === 'json' ? '{{json .}}' : format, data)}\n`;
+}
 
 // ---------------------------------------------------------------- tabwriter
 

@@ -25,8 +25,9 @@ import {
 } from './container-model';
 import type { EventBus } from './events';
 import type { ImageService } from './images';
+import { Container } from './container';
 import { generateName, newId, validateName } from './names';
-import { Mutex } from './mutex';
+import { normalizeSignal, signalNumber, validateSignal } from './signals';
 
 export interface ContainerServiceDeps {
   db: Db;
@@ -41,43 +42,6 @@ export interface ContainerServiceDeps {
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
-
-class Container {
-  readonly lock = new Mutex();
-  hub: AttachHub | undefined;
-  /** Runtime cleanup after the last exit (runc delete, unmount); a new start waits for it. */
-  teardown: Promise<void> = Promise.resolve();
-  /** A runtime created ahead of `start` (see prewarm); resolves to the init pid. */
-  prepared: Promise<number> | undefined;
-  private exitWaiters: (() => void)[] = [];
-  private removeWaiters: (() => void)[] = [];
-  removed = false;
-
-  constructor(public r: ContainerRecord) {}
-
-  get id(): string { return this.r.id; }
-  get state(): ContainerState { return this.r.state; }
-  get running(): boolean { return this.r.state.Status === 'running' || this.r.state.Status === 'paused'; }
-
-  nextExit(): Promise<void> {
-    return new Promise((resolve) => this.exitWaiters.push(resolve));
-  }
-  removal(): Promise<void> {
-    if (this.removed) return Promise.resolve();
-    return new Promise((resolve) => this.removeWaiters.push(resolve));
-  }
-  notifyExit(): void {
-    const w = this.exitWaiters;
-    this.exitWaiters = [];
-    for (const f of w) f();
-  }
-  notifyRemoved(): void {
-    this.notifyExit();
-    const w = this.removeWaiters;
-    this.removeWaiters = [];
-    for (const f of w) f();
-  }
-}
 
 const CGROUP_PARENT = '/berth';
 /** How long a runtime prepared at create time waits for its start before it is torn down. */
@@ -499,25 +463,3 @@ export class ContainerService {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
-
-const SIGNALS: Record<string, number> = {
-  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
-  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23,
-  XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
-};
-
-function normalizeSignal(s: string): string {
-  if (/^\d+$/.test(s)) return s;
-  return s.toUpperCase().replace(/^SIG/, '');
-}
-
-function signalNumber(s: string): string {
-  const n = normalizeSignal(s);
-  return /^\d+$/.test(n) ? n : String(SIGNALS[n]);
-}
-
-function validateSignal(s: string): void {
-  const n = normalizeSignal(s);
-  const ok = /^\d+$/.test(n) ? Number(n) >= 1 && Number(n) <= 64 : n in SIGNALS || /^RTMIN(\+\d+)?$|^RTMAX(-\d+)?$/.test(n);
-  if (!ok) throw invalid(`Invalid signal: ${s}`);
-}

@@ -4,21 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
-import { after, before } from 'node:test';
 import { Demuxer } from '../../src/wire/stdcopy';
-import { Daemon, daemonTest } from './harness';
+import { Daemon, useDaemon } from './harness';
 
 let d: Daemon;
-const test = daemonTest(() => d);
-
-before(async () => {
-  d = await Daemon.start();
-  await d.importBusybox();
-});
-
-after(async () => {
-  await d?.cleanup();
-});
+const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
 
 async function create(body: object, name?: string): Promise<string> {
   const r = await d.api('POST', `/v1.41/containers/create${name ? `?name=${name}` : ''}`, { Image: 'busybox', ...body });

@@ -9,20 +9,17 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { pack } from 'tar-stream';
-import { Daemon, daemonTest } from './harness';
+import { Daemon, useDaemon } from './harness';
 
 let d: Daemon;
-const test = daemonTest(() => d);
+const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
 let bait: string; // a host directory that escaping tar entries would target
 
-before(async () => {
-  d = await Daemon.start();
-  await d.importBusybox();
+before(() => {
   bait = fs.mkdtempSync(join(os.tmpdir(), 'berth-bait-'));
 });
 
-after(async () => {
-  await d?.cleanup();
+after(() => {
   fs.rmSync(bait, { recursive: true, force: true });
 });
 

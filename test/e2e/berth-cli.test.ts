@@ -3,19 +3,10 @@
  * flags and exit codes.
  */
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
-import { busyboxTar, Daemon, daemonTest, until } from './harness';
+import { busyboxTar, Daemon, until, useDaemon } from './harness';
 
 let d: Daemon;
-const test = daemonTest(() => d);
-
-before(async () => {
-  d = await Daemon.start();
-});
-
-after(async () => {
-  await d?.cleanup();
-});
+const test = useDaemon({ busybox: false }, (daemon) => (d = daemon));
 
 test('berth version shows client and server', async () => {
   const r = await d.berth(['version']);

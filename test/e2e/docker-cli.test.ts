@@ -2,19 +2,10 @@
  * The real docker CLI (28.x, API 1.50) against berthd: the flows of issue 2's acceptance.
  */
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
-import { busyboxTar, Daemon, daemonTest, until } from './harness';
+import { busyboxTar, Daemon, until, useDaemon } from './harness';
 
 let d: Daemon;
-const test = daemonTest(() => d);
-
-before(async () => {
-  d = await Daemon.start();
-});
-
-after(async () => {
-  await d?.cleanup();
-});
+const test = useDaemon({ busybox: false }, (daemon) => (d = daemon));
 
 test('docker version shows the berth server', async () => {
   const r = await d.docker(['version']);

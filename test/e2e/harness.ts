@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 
 export const REPO = join(__dirname, '..', '..', '..');
 const BERTHD = join(REPO, 'bin', 'berthd');
@@ -209,6 +209,23 @@ export function daemonTest(daemon: () => Daemon | undefined) {
         throw e;
       }
     });
+}
+
+/**
+ * The usual set-up of an e2e file: one daemon for the file (with the busybox image if asked),
+ * handed to `use` before the tests run and cleaned up after them. Returns the file's test().
+ */
+export function useDaemon(opts: { busybox?: boolean }, use: (d: Daemon) => void): ReturnType<typeof daemonTest> {
+  let daemon: Daemon | undefined;
+  before(async () => {
+    daemon = await Daemon.start();
+    if (opts.busybox) await daemon.importBusybox();
+    use(daemon);
+  });
+  after(async () => {
+    await daemon?.cleanup();
+  });
+  return daemonTest(() => daemon);
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

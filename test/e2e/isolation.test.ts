@@ -4,21 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { after, before } from 'node:test';
 import { MASKED_PATHS } from '../../src/runtime/oci-spec';
-import { Daemon, daemonTest } from './harness';
+import { Daemon, useDaemon } from './harness';
 
 let d: Daemon;
-const test = daemonTest(() => d);
-
-before(async () => {
-  d = await Daemon.start();
-  await d.importBusybox();
-});
-
-after(async () => {
-  await d?.cleanup();
-});
+const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
 
 const sh = async (script: string, ...flags: string[]) => {
   const r = await d.berth(['run', '--rm', ...flags, 'busybox', 'sh', '-c', script]);

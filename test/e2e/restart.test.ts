@@ -4,20 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { after, before } from 'node:test';
-import { Daemon, daemonTest, until } from './harness';
+import { Daemon, until, useDaemon } from './harness';
 
 let d: Daemon;
-const test = daemonTest(() => d);
-
-before(async () => {
-  d = await Daemon.start();
-  await d.importBusybox();
-});
-
-after(async () => {
-  await d?.cleanup();
-});
+const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
 
 const state = async (name: string) => (await d.berth(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}} {{.State.Pid}}', name])).stdout.trim();
 

@@ -5,8 +5,7 @@ import { ApiError, readAll } from '../../client/client';
 import { humanDuration } from '../../wire/units';
 import { Demuxer, StreamId } from '../../wire/stdcopy';
 import { type Command, eachReportingErrors, UsageError } from '../command';
-import { ellipsis, renderList, truncateId } from '../format';
-import { renderTemplate } from '../template';
+import { ellipsis, renderList, renderOne, truncateId } from '../format';
 import { goTime, timestampArg } from '../time';
 import { filterMap } from './images';
 import { attachAndStart } from './run';
@@ -254,7 +253,7 @@ function inspectCommand(name: string, aliases: string[], kinds: ('container' | '
       }
       const format = flags.string('format');
       if (format) {
-        for (const obj of found) io.stdout.write(`${renderTemplate(format === 'json' ? '{{json .}}' : format, obj)}\n`);
+        for (const obj of found) io.stdout.write(renderOne(format, obj));
       } else {
         io.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
       }

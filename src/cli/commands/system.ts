@@ -5,7 +5,7 @@ import { API_VERSION } from '../../wire/api-version';
 import { bytesSize } from '../../wire/units';
 import { BERTH_VERSION } from '../../version';
 import { type Command } from '../command';
-import { renderTemplate } from '../template';
+import { renderOne } from '../format';
 
 interface VersionInfo {
   Platform?: { Name: string };
@@ -41,7 +41,7 @@ const version: Command = {
     }
     const format = flags.string('format');
     if (format) {
-      io.stdout.write(`${renderTemplate(format === 'json' ? '{{json .}}' : format, { Client: clientInfo, Server: server ?? null })}\n`);
+      io.stdout.write(renderOne(format, { Client: clientInfo, Server: server ?? null }));
       if (serverError) throw serverError;
       return 0;
     }
@@ -82,7 +82,7 @@ const info: Command = {
     const i = await client.json<Record<string, unknown>>('GET', '/info');
     const format = flags.string('format');
     if (format) {
-      io.stdout.write(`${renderTemplate(format === 'json' ? '{{json .}}' : format, i)}\n`);
+      io.stdout.write(renderOne(format, i));
       return 0;
     }
     const lines = [
