@@ -145,6 +145,8 @@ test('list filters: status, name, label, id, exited, ancestor', async () => {
   assert.deepEqual(await names({ label: ['tier'] }), ['/job-1', '/web-1']);
   assert.deepEqual(await names({ name: ['job'] }), ['/job-1']);
   assert.deepEqual(await names({ exited: ['2'] }), ['/job-1']);
+  const jobId = (await d.berth(['inspect', '--format', '{{.Id}}', 'job-1'])).stdout.trim();
+  assert.deepEqual(await names({ id: [jobId.slice(0, 10)] }), ['/job-1']);
   assert.ok((await names({ status: ['created'] })).includes('/web-1'));
   assert.ok(!(await names({ status: ['created'] })).includes('/job-1'));
   assert.ok((await names({ ancestor: ['busybox'] })).length >= 2);

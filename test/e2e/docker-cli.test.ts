@@ -24,6 +24,16 @@ test('docker import of a busybox rootfs tar', async () => {
   assert.match(images.stdout, new RegExp(`^busybox:latest ${r.stdout.trim().slice(7, 19)}$`, 'm'));
 });
 
+test('docker import of a gzip-compressed rootfs', async () => {
+  const gz = require('node:path').join(d.dir, 'busybox.tar.gz');
+  require('node:fs').writeFileSync(gz, require('node:zlib').gzipSync(require('node:fs').readFileSync(busyboxTar())));
+  const r = await d.docker(['import', gz, 'zipped:1']);
+  assert.equal(r.code, 0, r.stderr);
+  const run = await d.docker(['run', '--rm', 'zipped:1', 'echo', 'from gzip']);
+  assert.equal(run.stdout, 'from gzip\n');
+  assert.equal((await d.docker(['rmi', 'zipped:1'])).code, 0);
+});
+
 test('docker run --rm busybox echo hi prints hi and leaves nothing behind', async () => {
   const r = await d.docker(['run', '--rm', 'busybox', 'echo', 'hi']);
   assert.equal(r.code, 0, r.stderr);

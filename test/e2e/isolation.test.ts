@@ -56,6 +56,21 @@ test('devices: the standard set only; /dev/shm is 64 MiB', async () => {
   assert.match(await sh('df -k /dev/shm | tail -1'), /^shm\s+65536\s/);
 });
 
+test('a running container has its own overlay mount; removing it removes the mount and its layer', async () => {
+  const run = await d.berth(['run', '-d', 'busybox', 'sleep', '1000']);
+  const id = run.stdout.trim();
+  const merged = `${d.dataRoot}/snapshots/${id}/merged`;
+  const mounted = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === merged);
+  assert.ok(mounted(), 'the rootfs is an overlay mount while it runs');
+  assert.match(fs.readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(`${merged} .* - overlay overlay .*lowerdir=`));
+  assert.equal((await d.berth(['rm', '-f', id])).code, 0);
+  const deadline = Date.now() + 5000;
+  while ((mounted() || fs.existsSync(`${d.dataRoot}/snapshots/${id}`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(mounted(), false);
+  assert.equal(fs.existsSync(`${d.dataRoot}/snapshots/${id}`), false);
+  assert.equal(fs.existsSync(`${d.dataRoot}/containers/${id}`), false);
+});
+
 test('each container writes to its own layer; the image is untouched; --read-only refuses writes', async () => {
   assert.equal(await sh('echo mine > /etc/motd; cat /etc/motd'), 'mine\n');
   assert.equal((await d.berth(['run', '--rm', 'busybox', 'cat', '/etc/motd'])).code, 1);
