@@ -443,12 +443,23 @@ export class ContainerService {
     }
   }
 
-  /** Daemon shutdown without live-restore: stop every running container (Docker's default). */
+  /**
+   * Daemon shutdown without live-restore: stop every running container (Docker's default), and
+   * tear down runtimes prepared for containers that were never started.
+   */
   async stopAll(): Promise<void> {
     await Promise.all(
-      [...this.byId.values()].filter((c) => c.running).map((c) =>
-        this.stop(c.id, {}).catch((e) => this.d.log('warn', 'stop at shutdown failed', { id: c.id, error: String(e) })),
-      ),
+      [...this.byId.values()].map(async (c) => {
+        if (c.running) {
+          await this.stop(c.id, {}).catch((e) => this.d.log('warn', 'stop at shutdown failed', { id: c.id, error: String(e) }));
+        } else if (c.prepared) {
+          await c.lock.run(async () => {
+            if (!c.prepared) return;
+            c.prepared = undefined;
+            c.teardown = this.track(this.teardownRuntime(c));
+          });
+        }
+      }),
     );
   }
 

@@ -23,8 +23,18 @@ test('SIGTERM stops the containers the daemon started and exits 0', async () => 
   const pid = Number((await state('long')).split(' ')[2]);
   assert.ok(pid > 0);
 
+  const monitors = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(d.execRoot);
+    } catch {
+      return false;
+    }
+  });
+  assert.ok(monitors().length > 0, 'conmon runs for the running container (and the one prepared for fresh)');
+
   assert.equal(await d.stop('SIGTERM'), 0);
   assert.equal(fs.existsSync(`/proc/${pid}`), false, 'the container process is gone');
+  assert.deepEqual(monitors(), [], 'no monitor and no prepared runtime outlives the daemon');
   assert.equal(fs.existsSync(d.socket), false, 'the socket is removed');
   assert.equal(fs.existsSync(`${d.execRoot}/berthd.pid`), false, 'the pid file is removed');
 });
