@@ -48,6 +48,8 @@ const CGROUP_PARENT = '/berth';
 const PREPARED_IDLE_MS = 2000;
 /** Docker's exit code when the real one cannot be known. */
 const EXIT_UNKNOWN = 255;
+/** How often a wait for an exit checks that the container's monitor still runs. */
+const EXIT_CHECK_MS = 5000;
 
 export class ContainerService {
   private readonly byId = new Map<string, Container>();
@@ -278,15 +280,16 @@ export class ContainerService {
   async stop(ref: string, opts: { timeout?: number; signal?: string }): Promise<void> {
     const c = this.find(ref);
     if (!c.running) throw new BerthError('not-modified', 'container already stopped');
-    const exited = c.nextExit();
     const signal = opts.signal || c.r.spec.Config.StopSignal || 'SIGTERM';
+    validateSignal(signal);
+    const exited = c.nextExit();
     const timeout = opts.timeout ?? c.r.spec.Config.StopTimeout ?? 10;
     await this.signal(c, signal);
     if (timeout >= 0) {
       const inTime = await Promise.race([exited.then(() => true), sleep(timeout * 1000).then(() => false)]);
       if (!inTime && c.running) await this.signal(c, 'SIGKILL');
     }
-    await exited;
+    await this.exitOf(c, exited);
     this.emit(c.r, 'stop');
   }
 
@@ -304,6 +307,24 @@ export class ContainerService {
     } catch (e) {
       // Exited between the check and the signal: the exit is on its way.
       if (c.running && !/not running|process already finished|container not running/.test(String(e))) throw e;
+    }
+  }
+
+  /**
+   * Waits for an exit conmon reports. Every few seconds it checks the monitor is still there: a
+   * conmon that died (and so will never report) means the exit is recorded as unknown (255),
+   * rather than the caller hanging forever.
+   */
+  private async exitOf(c: Container, exited: Promise<void>): Promise<void> {
+    for (;;) {
+      const done = await Promise.race([exited.then(() => true), sleep(EXIT_CHECK_MS).then(() => false)]);
+      if (done || !c.running) return;
+      if (!this.d.monitor.alive(c.id)) {
+        const code = this.d.monitor.readExit(c.id);
+        this.d.log('warn', 'container monitor is gone; recording the exit', { id: c.id, code });
+        await c.lock.run(() => this.finishExit(c, code ?? EXIT_UNKNOWN));
+        return;
+      }
     }
   }
 
@@ -328,7 +349,7 @@ export class ContainerService {
       }
       const exited = c.nextExit();
       await this.signal(c, 'SIGKILL');
-      await exited;
+      await this.exitOf(c, exited);
     }
     // The database row is the commit point: once it is gone, so is the container, for every
     // client. Its directories, mount and runtime state are removed right after, in the background.

@@ -91,3 +91,16 @@ test('an --rm container that exits while the daemon is down is removed at start-
   assert.equal(ps.stdout, '');
   await until(() => !fs.existsSync(`${d.dataRoot}/snapshots/${id}`) && !fs.existsSync(`${d.dataRoot}/containers/${id}`), 5000, 'its files to be deleted');
 });
+
+test('a container whose monitor died can still be stopped: the exit is recorded as unknown (255)', async () => {
+  const run = await d.berth(['run', '-d', '--name', 'orphaned', 'busybox', 'sleep', '1000']);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  const conmon = Number(fs.readFileSync(`${d.execRoot}/ctr/${id}/conmon.pid`, 'utf8'));
+  process.kill(conmon, 'SIGKILL');
+  await until(() => !fs.existsSync(`/proc/${conmon}`), 5000, 'conmon to die');
+  const stop = await d.berth(['stop', '-t', '0', 'orphaned'], { timeoutMs: 30_000 });
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.equal(await state('orphaned'), 'exited 255 0');
+  assert.equal((await d.berth(['rm', 'orphaned'])).code, 0);
+});
