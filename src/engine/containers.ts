@@ -456,6 +456,7 @@ export class ContainerService {
       }
       if (c.state.Status === 'exited' && c.r.spec.HostConfig.AutoRemove) await this.removeContainer(c, false);
     }
+    this.d.monitor.sweep(new Set(this.byId.keys()));
     for (const id of inRuntime) {
       if (this.byId.has(id)) continue;
       this.d.log('info', 'removing runtime state of a deleted container', { id });

@@ -147,6 +147,16 @@ export class Monitor {
     for (const f of ['attach', 'ctl', 'winsz', 'exit', 'oom']) fs.rmSync(join(bundle, f), { force: true });
   }
 
+  /** Removes exec-root leftovers of containers not in `known` (a crash between cleanup steps). */
+  sweep(known: Set<string>): void {
+    const sids = new Set([...known].map(socketId));
+    for (const [dir, keep] of [['ctr', (n: string) => known.has(n)], ['exits', (n: string) => known.has(n.slice(0, 64))], ['s', (n: string) => sids.has(n)]] as const) {
+      for (const name of fs.readdirSync(join(this.paths.execRoot, dir))) {
+        if (!keep(name)) fs.rmSync(join(this.paths.execRoot, dir, name), { recursive: true, force: true });
+      }
+    }
+  }
+
   private cleanupFailed(o: LaunchOptions): void {
     this.cleanup(o.id, o.bundle);
     void this.runc.delete(o.id, true).catch(() => {});
