@@ -14,6 +14,7 @@ import { FlagError, type FlagSpec, formatHelp, parseFlags } from './cli/flags';
 import { Engine } from './engine/engine';
 import { createLogger, isLevel } from './log';
 import { BERTH_VERSION } from './version';
+import { DEFAULT_HOST, unixSocketPath } from './wire/host';
 
 const FLAGS: FlagSpec[] = [
   { name: 'host', short: 'H', type: 'list', description: 'Daemon socket to listen on', default: [] },
@@ -26,8 +27,6 @@ const FLAGS: FlagSpec[] = [
   { name: 'conmon', type: 'string', description: 'Path of the container monitor', default: '/usr/bin/conmon' },
   { name: 'version', short: 'v', type: 'bool', description: 'Print version information and quit' },
 ];
-
-const DEFAULT_SOCKET = '/run/berth/berth.sock';
 
 export async function main(argv: string[]): Promise<void> {
   let parsed;
@@ -59,7 +58,7 @@ export async function main(argv: string[]): Promise<void> {
 
   const hosts = parsed.list('host');
   if (hosts.length > 1) fail(log, 'berthd listens on one socket; give -H once');
-  const socketPath = socketFromHost(hosts[0] ?? `unix://${DEFAULT_SOCKET}`, log);
+  const socketPath = socketFromHost(hosts[0] ?? DEFAULT_HOST, log);
   closeInheritedFds();
   const pidfile = parsed.string('pidfile') || `${parsed.string('exec-root')}/berthd.pid`;
   claimPidfile(pidfile, log);
@@ -115,9 +114,7 @@ function fail(log: ReturnType<typeof createLogger>, msg: string): never {
 }
 
 function socketFromHost(host: string, log: ReturnType<typeof createLogger>): string {
-  const m = /^unix:\/\/(\/.+)$/.exec(host) ?? /^(\/.+)$/.exec(host);
-  if (!m) fail(log, `invalid -H ${host}: berthd listens on unix sockets only (unix:///path.sock)`);
-  return m[1];
+  return unixSocketPath(host) ?? fail(log, `invalid -H ${host}: berthd listens on unix sockets only (unix:///path.sock)`);
 }
 
 /**

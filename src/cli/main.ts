@@ -4,6 +4,7 @@
  */
 import { ApiClient, ConnectError, socketFromHost } from '../client/client';
 import { BERTH_VERSION } from '../version';
+import { DEFAULT_HOST } from '../wire/host';
 import { type Command, daemonErrorText, type Io, UsageError } from './command';
 import { containerCommands } from './commands/containers';
 import { imageCommands } from './commands/images';
@@ -18,7 +19,6 @@ const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'version', short: 'v', type: 'bool', description: 'Print version information and quit' },
 ];
 
-const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
 const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', system: 'Manage berth' };
 
 const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...imageCommands, ...systemCommands];

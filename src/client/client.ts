@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { API_VERSION, compareVersions } from '../wire/api-version';
+import { unixSocketPath } from '../wire/host';
 
 export class ApiError extends Error {
   constructor(
@@ -45,9 +46,9 @@ function encodeQuery(q: Query | undefined): string {
 }
 
 export function socketFromHost(host: string): string {
-  const m = /^unix:\/\/(\/.+)$/.exec(host) ?? /^(\/.+)$/.exec(host);
-  if (!m) throw new ConnectError(`unsupported host ${host}: berth talks to unix sockets (unix:///path.sock)`);
-  return m[1];
+  const path = unixSocketPath(host);
+  if (!path) throw new ConnectError(`unsupported host ${host}: berth talks to unix sockets (unix:///path.sock)`);
+  return path;
 }
 
 export class ApiClient {

@@ -5,7 +5,7 @@
  */
 import { invalid, BerthError } from '../errors';
 import type { Digest } from '../store/content-store';
-import type { RunConfig } from './image-config';
+import { type RunConfig, sortedMap } from './image-config';
 
 export interface ContainerConfig {
   Hostname: string;
@@ -85,14 +85,6 @@ export interface CreateRequest extends Partial<Omit<ContainerConfig, 'Env' | 'Cm
   Labels?: Record<string, string> | null;
   HostConfig?: Record<string, unknown> | null;
   NetworkingConfig?: unknown;
-}
-
-/**
- * Go encodes map keys in sorted order, so every map Docker returns (Labels, ExposedPorts,
- * Volumes) reads sorted; clients and `--format '{{json .Config.Labels}}'` users see that order.
- */
-export function sortedMap<T>(m: Record<string, T> | null | undefined): Record<string, T> {
-  return Object.fromEntries(Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 const asList = (v: string[] | string | null | undefined): string[] | null | undefined =>

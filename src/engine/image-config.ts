@@ -40,6 +40,14 @@ export interface ImageConfig {
   history?: HistoryEntry[];
 }
 
+/**
+ * Go encodes map keys in sorted order, so every map Docker returns (Labels, ExposedPorts,
+ * Volumes) reads sorted; clients and `--format '{{json .Config.Labels}}'` users see that order.
+ */
+export function sortedMap<T>(m: Record<string, T> | null | undefined): Record<string, T> {
+  return Object.fromEntries(Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
 export function hostArchitecture(): string {
   switch (process.arch) {
     case 'x64': return 'amd64';
@@ -58,11 +66,9 @@ const CHANGE_KEYWORDS = new Set(['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 
  */
 export function applyChanges(base: RunConfig, changes: string[]): RunConfig {
   const cfg = applyEach(base, changes);
-  // Maps come back key-sorted, as Go encodes them.
-  for (const k of ['ExposedPorts', 'Volumes', 'Labels'] as const) {
-    const m = cfg[k] as Record<string, never> | null | undefined;
-    if (m) cfg[k] = Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  }
+  if (cfg.ExposedPorts) cfg.ExposedPorts = sortedMap(cfg.ExposedPorts);
+  if (cfg.Volumes) cfg.Volumes = sortedMap(cfg.Volumes);
+  if (cfg.Labels) cfg.Labels = sortedMap(cfg.Labels);
   return cfg;
 }
 

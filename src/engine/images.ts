@@ -3,12 +3,12 @@
  * named by tags. Lookups accept a reference (busybox, busybox:1, localhost:5000/x@sha256:…), a
  * full id, or a unique id prefix, in Docker's order.
  */
-import { BerthError, conflict, invalid, notFound } from '../errors';
+import { conflict, invalid, notFound } from '../errors';
 import { type ContentStore, type Digest, isDigest } from '../store/content-store';
 import type { Db } from '../store/db';
 import { chainIdOf, type LayerStore } from '../store/layers';
 import {
-  familiarName, fullName, parseReference, type Reference, ReferenceError, repositoryName, withDefaultTag,
+  familiarName, fullName, parseReference, type Reference, ReferenceError, withDefaultTag,
 } from '../wire/reference';
 import type { EventBus } from './events';
 import { applyChanges, hostArchitecture, type ImageConfig } from './image-config';
@@ -234,9 +234,3 @@ function displayName(name: string): string {
     return name;
   }
 }
-
-export function repoOf(ref: string): string {
-  return repositoryName(parseReference(ref));
-}
-
-export { BerthError };

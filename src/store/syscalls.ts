@@ -24,15 +24,12 @@ const c = {
   umount2: libc.func('int umount2(const char *target, int flags)'),
   mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
   lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
-  lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'),
   strerror: libc.func('const char *strerror(int errnum)'),
 };
 
 export const MNT_DETACH = 2;
 export const ENOENT = 2;
 export const EINVAL = 22;
-export const EBUSY = 16;
-export const ENODATA = 61;
 
 export class SyscallError extends BerthError {
   constructor(
@@ -97,17 +94,6 @@ export function lsetxattr(path: string, name: string, value: Buffer): void {
   check(c.lsetxattr(path, name, value, value.length, 0) as number, 'lsetxattr', `${path} ${name}`);
 }
 
-/** The attribute's value, or null when the file has none by that name. */
-export function lgetxattr(path: string, name: string): Buffer | null {
-  const buf = Buffer.alloc(256);
-  const n = c.lgetxattr(path, name, buf, buf.length) as number;
-  if (n < 0) {
-    const errno = koffi.errno();
-    if (errno === ENODATA) return null;
-    throw new SyscallError('lgetxattr', errno, `${path} ${name}`);
-  }
-  return buf.subarray(0, n);
-}
 
 /** Whether `path` is a mount point, from /proc/self/mountinfo (field 5 is the mount point). */
 export function isMountPoint(path: string, mountinfo: string): boolean {
