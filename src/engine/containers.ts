@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, conflict, invalid, notFound } from '../errors';
+import { BerthError, conflict, invalid, kindOf, notFound } from '../errors';
 import type { Digest } from '../store/content-store';
 import type { Db } from '../store/db';
 import type { LayerStore } from '../store/layers';
@@ -129,6 +129,19 @@ export class ContainerService {
 
   async start(ref: string): Promise<void> {
     const c = this.find(ref);
+    try {
+      await this.startLocked(c);
+    } catch (e) {
+      // As Docker: an --rm container that cannot start is removed (clients wait for that).
+      if (c.r.spec.HostConfig.AutoRemove && !c.running && kindOf(e) !== 'not-modified') {
+        await this.removeContainer(c, true).catch((err) => this.d.log('error', 'auto-remove after a failed start failed', { id: c.id, error: String(err) }));
+      }
+      throw e;
+    }
+    this.emit(c.r, 'start');
+  }
+
+  private async startLocked(c: Container): Promise<void> {
     await c.lock.run(async () => {
       const st = c.state.Status;
       if (st === 'running') throw new BerthError('not-modified', 'container already started');
@@ -151,7 +164,6 @@ export class ContainerService {
       }
       this.setState(c, { ...c.state, Status: 'running', Pid: pid, ExitCode: 0, Error: '', OOMKilled: false, StartedAt: new Date().toISOString() });
     });
-    this.emit(c.r, 'start');
   }
 
   /**

@@ -81,6 +81,13 @@ test('docker run -d, ps -a, logs, stop, rm -f', async () => {
   assert.equal((await d.docker(['ps', '-a', '--filter', 'name=ticker', '-q'])).stdout, '');
 });
 
+test('docker run --rm of a missing binary exits 127 and removes the container', async () => {
+  const r = await d.docker(['run', '--rm', 'busybox', '/no/such/binary'], { timeoutMs: 20_000 });
+  assert.equal(r.code, 127, r.stderr);
+  assert.match(r.stderr, /no such file or directory/);
+  assert.equal((await d.docker(['ps', '-aq', '--filter', 'status=created'])).stdout, '');
+});
+
 test('docker rm -f kills a running container', async () => {
   const run = await d.docker(['run', '-d', 'busybox', 'sleep', '1000']);
   assert.equal(run.code, 0, run.stderr);
