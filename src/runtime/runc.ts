@@ -50,6 +50,10 @@ export class Runc {
       const buf = Buffer.alloc(16);
       const deadline = Date.now() + 10_000;
       for (let i = 0; ; i++) {
+        // Liveness before the read, never after: a short-lived program (`true`) can write the
+        // byte, exec, exit and be reaped between a read that found nothing and a later check.
+        // Seen dead before a read that still finds nothing, it really died without starting.
+        const dead = initPid !== undefined && !processAlive(initPid);
         let n = 0;
         try {
           n = fs.readSync(fd, buf, 0, buf.length, null);
@@ -57,7 +61,7 @@ export class Runc {
           if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
         }
         if (n > 0) break;
-        if (initPid !== undefined && !processAlive(initPid)) throw new RuntimeError('start', 'container process is already dead');
+        if (dead) throw new RuntimeError('start', 'container process is already dead');
         if (Date.now() > deadline) throw new RuntimeError('start', 'timed out waiting for the container process to start');
         await new Promise((r) => (i < 50 ? setImmediate(r) : setTimeout(r, 5)));
       }
