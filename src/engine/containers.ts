@@ -138,7 +138,6 @@ export class ContainerService {
       }
       throw e;
     }
-    this.emit(c.r, 'start');
   }
 
   private async startLocked(c: Container): Promise<void> {
@@ -163,6 +162,8 @@ export class ContainerService {
         throw this.startFailed(c, e, true);
       }
       this.setState(c, { ...c.state, Status: 'running', Pid: pid, ExitCode: 0, Error: '', OOMKilled: false, StartedAt: new Date().toISOString() });
+      // Under the lock: an exit handled right after must not emit its 'die' before this 'start'.
+      this.emit(c.r, 'start');
     });
   }
 

@@ -156,14 +156,18 @@ test('list filters: status, name, label, id, exited, ancestor', async () => {
   assert.equal(running.length, 0);
 });
 
-test('events report a container\'s life in order', async () => {
+test('events report a container\'s life in order, even for programs that exit at once', async () => {
   const since = Math.floor(Date.now() / 1000) - 1;
-  const r = await d.berth(['run', '--rm', '--name', 'evented', 'busybox', 'true']);
-  assert.equal(r.code, 0);
+  for (let i = 0; i < 20; i++) {
+    const r = await d.berth(['run', '--rm', '--name', `evented-${i}`, 'busybox', 'true']);
+    assert.equal(r.code, 0);
+  }
   const until = Math.floor(Date.now() / 1000) + 1;
-  const body = (await d.api('GET', `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ container: ['evented'] }))}`)).body;
-  const actions = body.trim().split('\n').map((l) => (JSON.parse(l) as { Action: string }).Action);
-  assert.deepEqual(actions.filter((a) => a !== 'attach'), ['create', 'start', 'die', 'destroy']);
+  for (let i = 0; i < 20; i++) {
+    const body = (await d.api('GET', `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ container: [`evented-${i}`] }))}`)).body;
+    const actions = body.trim().split('\n').map((l) => (JSON.parse(l) as { Action: string }).Action);
+    assert.deepEqual(actions.filter((a) => a !== 'attach'), ['create', 'start', 'die', 'destroy'], `run ${i}`);
+  }
 });
 
 test('150 short-lived containers in a row all start (the exec.fifo start race)', async () => {
