@@ -179,13 +179,22 @@ export class ContainerService {
     p.then(
       () => {
         setTimeout(() => void c.lock.run(() => {
-          if (c.prepared !== p) return;
-          c.prepared = undefined;
-          c.teardown = this.track(this.teardownRuntime(c));
+          if (c.prepared === p) this.discardPrepared(c);
         }), PREPARED_IDLE_MS).unref();
       },
       () => {}, // reported by start
     );
+  }
+
+  /**
+   * Tears down a runtime prepared for a start that will not come (idle, removal, shutdown). Call
+   * under the container's lock. A prepare that failed has cleaned up after itself already.
+   */
+  private discardPrepared(c: Container): void {
+    const p = c.prepared;
+    if (!p) return;
+    c.prepared = undefined;
+    c.teardown = this.track(p.then(() => this.teardownRuntime(c), () => {}));
   }
 
   /** Mount, bundle, conmon + runc create: the container exists but has not run its program yet. */
@@ -368,11 +377,7 @@ export class ContainerService {
     // client. Its directories, mount and runtime state are removed right after, in the background.
     const removedNow = await c.lock.run(() => {
       if (c.removed) return false;
-      if (c.prepared) {
-        const p = c.prepared;
-        c.prepared = undefined;
-        c.teardown = this.track(p.then(() => this.teardownRuntime(c), () => {}));
-      }
+      this.discardPrepared(c);
       this.d.db.prepare('DELETE FROM containers WHERE id = ?').run(c.id);
       this.byId.delete(c.id);
       c.removed = true;
@@ -488,11 +493,7 @@ export class ContainerService {
         if (c.running) {
           await this.stop(c.id, {}).catch((e) => this.d.log('warn', 'stop at shutdown failed', { id: c.id, error: String(e) }));
         } else if (c.prepared) {
-          await c.lock.run(async () => {
-            if (!c.prepared) return;
-            c.prepared = undefined;
-            c.teardown = this.track(this.teardownRuntime(c));
-          });
+          await c.lock.run(() => this.discardPrepared(c));
         }
       }),
     );
