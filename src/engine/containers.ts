@@ -59,7 +59,7 @@ export class ContainerService {
   // ---- lookup ----------------------------------------------------------------------------
 
   /** By full id, then name, then unique id prefix: Docker's order. */
-  private find(ref: string): Container {
+  find(ref: string): Container {
     const exact = this.byId.get(ref);
     if (exact) return exact;
     const name = ref.replace(/^\//, '');
@@ -356,6 +356,30 @@ export class ContainerService {
     if (condition === 'removed') await c.removal();
     else if (condition === 'next-exit' || c.running) await c.nextExit();
     return { StatusCode: c.state.ExitCode, Error: null };
+  }
+
+  // ---- pause -----------------------------------------------------------------------------
+
+  /** Freezes every process of the container (runc pause: the cgroup freezer). */
+  async pause(ref: string): Promise<void> {
+    const c = this.find(ref);
+    await c.lock.run(async () => {
+      if (c.state.Status === 'paused') throw conflict(`Container ${c.id} is already paused`);
+      if (c.state.Status !== 'running') throw conflict(`Container ${c.id} is not running`);
+      await this.d.runc.pause(c.id);
+      this.setState(c, { ...c.state, Status: 'paused' });
+      this.emit(c.r, 'pause');
+    });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const c = this.find(ref);
+    await c.lock.run(async () => {
+      if (c.state.Status !== 'paused') throw conflict(`Container ${c.id} is not paused`);
+      await this.d.runc.resume(c.id);
+      this.setState(c, { ...c.state, Status: 'running' });
+      this.emit(c.r, 'unpause');
+    });
   }
 
   // ---- remove ----------------------------------------------------------------------------

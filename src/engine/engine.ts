@@ -39,6 +39,9 @@ export class Engine {
   readonly id: string;
   readonly runtimeVersion: string;
   private readonly exits: ExitWatcher;
+  /** The runtime and the monitor, for services built beside the container service (exec). */
+  readonly runc: Runc;
+  readonly monitor: Monitor;
 
   private constructor(
     readonly config: EngineConfig,
@@ -49,6 +52,8 @@ export class Engine {
   ) {
     const runc = new Runc(config.runtime, join(config.execRoot, 'runc'));
     const monitor = new Monitor({ execRoot: config.execRoot, conmon: config.conmon }, runc);
+    this.runc = runc;
+    this.monitor = monitor;
     this.images = new ImageService(db, content, layers, this.events);
     this.containers = new ContainerService({
       db, dataRoot: config.dataRoot, images: this.images, layers, snapshots, runc, monitor, events: this.events, log: config.log,
