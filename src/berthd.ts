@@ -7,6 +7,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { dirname } from 'node:path';
 import { containerRoutes } from './api/routes/containers';
+import { containerFsRoutes } from './api/routes/container-fs';
+import { containerObserveRoutes } from './api/routes/container-observe';
+import { execRoutes } from './api/routes/exec';
 import { imageRoutes } from './api/routes/images';
 import { systemRoutes } from './api/routes/system';
 import { createApiServer } from './api/server';
@@ -24,6 +27,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'log-level', short: 'l', type: 'string', description: 'Set the logging level ("debug"|"info"|"warn"|"error")', default: 'info' },
   { name: 'debug', short: 'D', type: 'bool', description: 'Enable debug mode' },
   { name: 'runtime', type: 'string', description: 'Path of the OCI runtime', default: '/usr/sbin/runc' },
+  { name: 'live-restore', type: 'bool', description: 'Keep containers running while the daemon is down (default true)', default: true },
   { name: 'conmon', type: 'string', description: 'Path of the container monitor', default: '/usr/bin/conmon' },
   { name: 'version', short: 'v', type: 'bool', description: 'Print version information and quit' },
 ];
@@ -70,6 +74,7 @@ export async function main(argv: string[]): Promise<void> {
       execRoot: parsed.string('exec-root'),
       runtime: parsed.string('runtime'),
       conmon: parsed.string('conmon'),
+      liveRestore: parsed.bool('live-restore'),
       log,
     });
   } catch (e) {
@@ -77,7 +82,7 @@ export async function main(argv: string[]): Promise<void> {
     fail(log, `cannot open the engine: ${(e as Error).message}`);
   }
   const server = createApiServer({
-    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...containerRoutes(engine)],
+    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine)],
     serverHeader: `berth/${BERTH_VERSION} (linux)`,
     log,
   });

@@ -7,8 +7,13 @@ import { BERTH_VERSION } from '../version';
 import { DEFAULT_HOST } from '../wire/host';
 import { type Command, daemonErrorText, type Io, UsageError } from './command';
 import { containerCommands } from './commands/containers';
+import { containerFsCommands } from './commands/container-fs';
+import { execCommands } from './commands/exec';
+import { lifecycleCommands } from './commands/lifecycle';
 import { imageCommands } from './commands/images';
 import { runCommands } from './commands/run';
+import { updateCommands } from './commands/update';
+import { observeCommands } from './commands/observe';
 import { systemCommands } from './commands/system';
 import { FlagError, type FlagSpec, formatHelp, parseFlags } from './flags';
 
@@ -21,7 +26,7 @@ const GLOBAL_FLAGS: FlagSpec[] = [
 
 const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', system: 'Manage berth' };
 
-const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...imageCommands, ...systemCommands];
+const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...systemCommands, ...observeCommands, ...updateCommands, ...containerFsCommands];
 
 /** Every path a command answers to: its name and its aliases ("ps", "container ls"). */
 function commandTable(): Map<string, Command> {
@@ -31,6 +36,11 @@ function commandTable(): Map<string, Command> {
 }
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<void> {
+  // A reader that went away (`berth diff c | head`) ends the command quietly, as Go's CLI does.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const code = await run(argv, io);
   // Let stdout drain before exiting (a pipe may still hold output).
   await new Promise<void>((r) => (io.stdout.write('') ? r() : io.stdout.once('drain', () => r())));

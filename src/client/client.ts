@@ -129,15 +129,19 @@ export class ApiClient {
     return res.statusCode ?? 0;
   }
 
-  /** Opens a hijacked connection (Upgrade: tcp) for attach; resolves once the daemon agreed. */
-  async hijack(path: string, query: Query): Promise<{ socket: Socket; contentType: string }> {
+  /** Opens a hijacked connection (Upgrade: tcp) for attach and exec start; resolves once the daemon agreed. */
+  async hijack(path: string, query: Query, body?: unknown): Promise<{ socket: Socket; contentType: string }> {
     await this.apiVersion();
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = http.request({
         socketPath: this.socketPath,
         method: 'POST',
         path: `/v${this.version}${path}${encodeQuery(query)}`,
-        headers: { Connection: 'Upgrade', Upgrade: 'tcp' },
+        headers: {
+          Connection: 'Upgrade', Upgrade: 'tcp',
+          ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}),
+        },
       });
       req.on('upgrade', (res, socket, head) => {
         if (head.length > 0) socket.unshift(head);
@@ -147,7 +151,7 @@ export class ApiClient {
         void errorMessage(res).then((m) => reject(new ApiError(res.statusCode ?? 0, m)));
       });
       req.on('error', reject);
-      req.end();
+      req.end(payload);
     });
   }
 }

@@ -6,9 +6,13 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { resolveInRoot } from '../store/scoped-path';
-import { buildSpec as buildOciSpec } from '../runtime/oci-spec';
+import { buildSpec as buildOciSpec, devicesFromPath, hostDevices, type OciDevice, type OciDeviceRule } from '../runtime/oci-spec';
+import { fromDockerProfile, type OciSeccomp, thisMachine, toOciSeccomp } from '../runtime/seccomp';
+import { DEFAULT_SECCOMP } from '../runtime/seccomp-default';
 import { resolveUser } from '../runtime/user';
-import { type ContainerRecord, processEnv } from './container-model';
+import { BerthError, invalid } from '../errors';
+import { type HostConfig, type ContainerRecord, processEnv } from './container-model';
+import { capabilitiesOf, ociResources, parseExtraHost, securityOptions } from './host-config';
 
 const HOSTS = [
   '127.0.0.1\tlocalhost',
@@ -20,7 +24,7 @@ const HOSTS = [
 ];
 
 /** The host's resolv.conf without loopback resolvers, which mean nothing inside a container. */
-function containerResolvConf(): string {
+function hostResolvConf(): string {
   let host = '';
   try {
     host = fs.readFileSync('/etc/resolv.conf', 'utf8');
@@ -31,6 +35,32 @@ function containerResolvConf(): string {
     .split('\n')
     .filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l))
     .join('\n');
+}
+
+/**
+ * The container's resolv.conf: the host's, with --dns, --dns-search and --dns-option replacing
+ * its nameservers, search domains and options (`--dns-search .` means none).
+ */
+export function containerResolvConf(host: string, hc: Pick<HostConfig, 'Dns' | 'DnsSearch' | 'DnsOptions'>): string {
+  const dns = hc.Dns ?? [];
+  const search = hc.DnsSearch ?? [];
+  const options = hc.DnsOptions ?? [];
+  if (dns.length === 0 && search.length === 0 && options.length === 0) return host;
+  const field = (key: string) => host.split('\n').filter((l) => new RegExp(`^\\s*${key}\\s`).test(l)).flatMap((l) => l.trim().split(/\s+/).slice(1));
+  const servers = dns.length > 0 ? dns : field('nameserver');
+  const domains = search.length > 0 ? search.filter((d) => d !== '.') : field('search');
+  const opts = options.length > 0 ? options : field('options');
+  return [
+    ...servers.map((n) => `nameserver ${n}`),
+    ...(domains.length > 0 ? [`search ${domains.join(' ')}`] : []),
+    ...(opts.length > 0 ? [`options ${opts.join(' ')}`] : []),
+  ].join('\n') + '\n';
+}
+
+/** /etc/hosts: the loopback entries, then --add-host entries in order. */
+export function containerHosts(extra: string[]): string {
+  const added = extra.map((e) => parseExtraHost(e)).map(({ host, ip }) => `${ip}\t${host}`);
+  return [...HOSTS, ...added].join('\n') + '\n';
 }
 
 export function hostnameOf(r: ContainerRecord): string {
@@ -52,12 +82,14 @@ export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgr
   const { Config: config, HostConfig: hc } = r.spec;
   const hostname = hostnameOf(r);
   writeFile(join(dir, 'hostname'), `${hostname}\n`);
-  writeFile(join(dir, 'hosts'), HOSTS.join('\n') + '\n');
-  writeFile(join(dir, 'resolv.conf'), containerResolvConf());
+  writeFile(join(dir, 'hosts'), containerHosts(hc.ExtraHosts ?? []));
+  writeFile(join(dir, 'resolv.conf'), containerResolvConf(hostResolvConf(), hc));
 
   const user = resolveUser(rootfs, config.User, hc.GroupAdd ?? []);
   const cwd = config.WorkingDir || '/';
   ensureWorkingDir(rootfs, cwd, user.uid, user.gid);
+  const caps = capabilitiesOf(hc);
+  const security = securityOptions(hc.SecurityOpt ?? []);
   const spec = buildOciSpec({
     rootfs,
     readonlyRootfs: hc.ReadonlyRootfs,
@@ -69,6 +101,9 @@ export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgr
       args: [r.spec.Path, ...r.spec.Args],
       env: processEnv(config, hostname),
       cwd,
+      capabilities: caps,
+      noNewPrivileges: security.noNewPrivileges,
+      rlimits: (hc.Ulimits ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, hard: u.Hard, soft: u.Soft })),
     },
     etcFiles: [
       { destination: '/etc/resolv.conf', source: join(dir, 'resolv.conf') },
@@ -77,6 +112,14 @@ export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgr
     ],
     cgroupsPath: `${cgroupParent}/${r.id}`,
     shmSize: hc.ShmSize,
+    resources: ociResources(hc),
+    devices: devicesOf(hc),
+    privileged: hc.Privileged === true,
+    unmaskedPaths: security.unmaskedPaths,
+    sysctl: { ...defaultSysctls(), ...hc.Sysctls },
+    seccomp: seccompOf(hc, security.seccomp, caps),
+    tmpfs: hc.Tmpfs ?? {},
+    ...(hc.Init === true ? { init: initBinary() } : {}),
   });
   writeFile(join(dir, 'config.json'), JSON.stringify(spec));
 }
@@ -87,4 +130,58 @@ function ensureWorkingDir(rootfs: string, cwd: string, uid: number, gid: number)
   if (fs.existsSync(host)) return;
   fs.mkdirSync(host, { recursive: true, mode: 0o755 });
   fs.chownSync(host, uid, gid);
+}
+
+/**
+ * Docker's seccomp choice: none for seccomp=unconfined, none for a privileged container unless
+ * it names a profile, else the named profile or the default, resolved for the container's
+ * capabilities and this machine.
+ */
+function seccompOf(hc: HostConfig, profile: string, caps: string[]): OciSeccomp | undefined {
+  if (profile === 'unconfined') return undefined;
+  if (hc.Privileged && profile === 'default') return undefined;
+  const policy = profile === 'default' ? DEFAULT_SECCOMP : fromDockerProfile(profile);
+  return policy ? toOciSeccomp(policy, thisMachine(caps)) : undefined;
+}
+
+/** --device mappings; a privileged container gets every host device (and only renamed mappings). */
+function devicesOf(hc: HostConfig): { nodes: OciDevice[]; rules: OciDeviceRule[] } {
+  const nodes: OciDevice[] = [];
+  const rules: OciDeviceRule[] = [];
+  if (hc.Privileged) nodes.push(...hostDevices());
+  for (const d of hc.Devices ?? []) {
+    if (hc.Privileged && d.PathOnHost === d.PathInContainer) continue;
+    let found;
+    try {
+      found = devicesFromPath(d.PathOnHost, d.PathInContainer || d.PathOnHost, hc.Privileged ? 'rwm' : d.CgroupPermissions || 'rwm');
+    } catch (e) {
+      throw invalid((e as Error).message);
+    }
+    nodes.push(...found.nodes);
+    rules.push(...found.rules);
+  }
+  return { nodes, rules };
+}
+
+/**
+ * Docker's sysctls for a container with its own network namespace: unprivileged ping and
+ * binding to low ports, which its default capabilities allow anyway. Only those this kernel has.
+ */
+function defaultSysctls(): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (fs.existsSync('/proc/sys/net/ipv4/ping_group_range')) out['net.ipv4.ping_group_range'] = '0 2147483647';
+  if (fs.existsSync('/proc/sys/net/ipv4/ip_unprivileged_port_start')) out['net.ipv4.ip_unprivileged_port_start'] = '0';
+  return out;
+}
+
+/**
+ * The init of --init containers: Debian's tini, statically linked so it runs in images without
+ * a libc; docker-init where Docker's packages put it.
+ */
+const INIT_CANDIDATES = ['/usr/bin/tini-static', '/usr/libexec/docker/docker-init', '/usr/bin/docker-init', '/usr/local/bin/docker-init'];
+
+function initBinary(): string {
+  const found = INIT_CANDIDATES.find((p) => fs.existsSync(p));
+  if (!found) throw new BerthError('internal', `could not find init binary docker-init: install Debian's tini package (${INIT_CANDIDATES[0]})`);
+  return found;
 }

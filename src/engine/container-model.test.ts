@@ -152,15 +152,12 @@ describe('buildSpec: validation', () => {
     }
   });
 
-  it('refuses restart policies other than "no" as not implemented', () => {
-    fails(
-      () => buildSpec({ HostConfig: { RestartPolicy: { Name: 'always', MaximumRetryCount: 0 } } }, CMD_ONLY, 'x'),
-      'not-implemented',
-      'restart policy "always" is not supported by berth yet',
-    );
-    fails(() => buildSpec({ HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 } } }, CMD_ONLY, 'x'), 'not-implemented', /"on-failure"/);
+  it('keeps valid restart policies and refuses bad ones with Docker\'s messages', () => {
+    assert.deepEqual(buildSpec({ HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 } } }, CMD_ONLY, 'x').HostConfig.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 3 });
     assert.equal(buildSpec({ HostConfig: { RestartPolicy: { Name: '', MaximumRetryCount: 0 } } }, CMD_ONLY, 'x').HostConfig.RestartPolicy.Name, '');
     assert.equal(buildSpec({ HostConfig: { RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } } }, CMD_ONLY, 'x').HostConfig.RestartPolicy.Name, 'no');
+    fails(() => buildSpec({ HostConfig: { RestartPolicy: { Name: 'never', MaximumRetryCount: 0 } } }, CMD_ONLY, 'x'), 'invalid', /unknown policy 'never'/);
+    fails(() => buildSpec({ HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always', MaximumRetryCount: 0 } } }, CMD_ONLY, 'x'), 'invalid', /AutoRemove/);
   });
 });
 
@@ -269,13 +266,13 @@ describe('buildSpec: defaults', () => {
     assert.equal(hc.ReadonlyRootfs, false);
     assert.equal(hc.GroupAdd, null);
     assert.deepEqual(hc.RestartPolicy, { Name: 'no', MaximumRetryCount: 0 });
-    assert.deepEqual(hc.LogConfig, { Type: 'json-file', Config: {} });
+    assert.deepEqual(hc.LogConfig, { Type: 'json-file', Config: { 'max-file': '5', 'max-size': '20m' } });
     assert.equal(hc.Runtime, 'runc');
   });
 
   it('keeps HostConfig values the client sent', () => {
     const hc = buildSpec(
-      { HostConfig: { AutoRemove: true, ShmSize: 1 << 20, ReadonlyRootfs: true, GroupAdd: ['audio'], Memory: 1234 } },
+      { HostConfig: { AutoRemove: true, ShmSize: 1 << 20, ReadonlyRootfs: true, GroupAdd: ['audio'], Memory: 64 << 20 } },
       CMD_ONLY,
       'x',
     ).HostConfig;
@@ -283,7 +280,7 @@ describe('buildSpec: defaults', () => {
     assert.equal(hc.ShmSize, 1 << 20);
     assert.equal(hc.ReadonlyRootfs, true);
     assert.deepEqual(hc.GroupAdd, ['audio']);
-    assert.equal(hc.Memory, 1234);
+    assert.equal(hc.Memory, 64 << 20);
   });
 
   it('ShmSize 0 or a non-number means the default', () => {

@@ -3,9 +3,13 @@
  * it), State (what happened). Field names are the API's. This module also turns a create request
  * plus the image's config into the container's final Config, as Docker merges them.
  */
+import { normalizeLogConfig } from '../runtime/log-rotation';
 import { invalid, BerthError } from '../errors';
 import type { Digest } from '../store/content-store';
+import { type HealthConfig, type HealthState, mergeHealthcheck, validateHealthcheck } from './health';
 import { type RunConfig, sortedMap } from './image-config';
+import { type HostSettings, normalizeHostSettings } from './host-config';
+import { type RestartPolicy, validateRestartPolicy } from './restart-policy';
 
 export interface ContainerConfig {
   Hostname: string;
@@ -28,16 +32,17 @@ export interface ContainerConfig {
   Labels: Record<string, string>;
   StopSignal?: string;
   StopTimeout?: number;
+  Healthcheck?: HealthConfig;
 }
 
 /** HostConfig is kept as the client sent it (with Docker's defaults filled in) and echoed by inspect. */
-export type HostConfig = Record<string, unknown> & {
+export type HostConfig = Record<string, unknown> & HostSettings & {
   AutoRemove: boolean;
   NetworkMode: string;
   ShmSize: number;
   ReadonlyRootfs: boolean;
   GroupAdd: string[] | null;
-  RestartPolicy: { Name: string; MaximumRetryCount: number };
+  RestartPolicy: RestartPolicy;
 };
 
 export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -50,6 +55,11 @@ export interface ContainerState {
   OOMKilled: boolean;
   StartedAt: string;
   FinishedAt: string;
+  /** Restarts done by the restart policy (inspect's top-level RestartCount). */
+  RestartCount?: number;
+  /** Stopped by stop/kill (Docker's HasBeenManuallyStopped): cancels the policy's next restart. */
+  ManuallyStopped?: boolean;
+  Health?: HealthState;
 }
 
 /** Docker prints Go's zero time for "never". */
@@ -169,6 +179,10 @@ export function buildSpec(req: CreateRequest, image: RunConfig, imageName: strin
     ...(req.StopSignal || image.StopSignal ? { StopSignal: req.StopSignal || image.StopSignal } : {}),
     ...(req.StopTimeout !== undefined && req.StopTimeout !== null ? { StopTimeout: req.StopTimeout } : {}),
   };
+  const healthcheck = mergeHealthcheck((image as { Healthcheck?: HealthConfig }).Healthcheck, req.Healthcheck);
+  const healthError = validateHealthcheck(healthcheck);
+  if (healthError) throw invalid(healthError);
+  if (healthcheck) config.Healthcheck = healthcheck;
   const hc = req.HostConfig ?? {};
   const networkMode = typeof hc.NetworkMode === 'string' ? hc.NetworkMode : '';
   if (!SUPPORTED_NETWORK_MODES.has(networkMode)) {
@@ -182,16 +196,14 @@ export function buildSpec(req: CreateRequest, image: RunConfig, imageName: strin
     ShmSize: typeof hc.ShmSize === 'number' && hc.ShmSize > 0 ? hc.ShmSize : 64 * 1024 * 1024,
     ReadonlyRootfs: hc.ReadonlyRootfs === true,
     GroupAdd: Array.isArray(hc.GroupAdd) ? (hc.GroupAdd as string[]) : null,
-    RestartPolicy: (hc.RestartPolicy as HostConfig['RestartPolicy']) ?? { Name: 'no', MaximumRetryCount: 0 },
+    RestartPolicy: validateRestartPolicy(hc.RestartPolicy, hc.AutoRemove === true),
     // Reported as json-file (conmon's k8s-file is the format on disk): clients such as
     // docker-compose only read logs from drivers they know, and `logs` behaves as json-file's does.
-    LogConfig: hc.LogConfig ?? { Type: 'json-file', Config: {} },
+    LogConfig: normalizeLogConfig(hc.LogConfig),
     Runtime: 'runc',
   };
-  const rp = hostConfig.RestartPolicy.Name;
-  if (rp && rp !== 'no') {
-    throw new BerthError('not-implemented', `restart policy "${rp}" is not supported by berth yet`);
-  }
+  // Resources and security options: Docker's checks, and its defaults filled in (MemorySwap…).
+  normalizeHostSettings(hostConfig);
   return { Config: config, HostConfig: hostConfig, Path: argv[0], Args: argv.slice(1) };
 }
 

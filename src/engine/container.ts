@@ -4,6 +4,7 @@
  */
 import type { AttachHub } from '../runtime/attach';
 import type { ContainerRecord, ContainerState } from './container-model';
+import type { HealthMonitor } from './health';
 import { Mutex } from './mutex';
 
 export class Container {
@@ -16,6 +17,11 @@ export class Container {
   private exitWaiters: (() => void)[] = [];
   private removeWaiters: (() => void)[] = [];
   removed = false;
+  /** A restart the policy scheduled (status "restarting"); stop and removal cancel it. */
+  restartTimer: NodeJS.Timeout | undefined;
+  /** The policy's last back-off, doubled on each restart of a crash loop. */
+  restartDelayMs = 0;
+  health: HealthMonitor | undefined;
 
   constructor(public r: ContainerRecord) {}
 
@@ -30,6 +36,16 @@ export class Container {
     if (this.removed) return Promise.resolve();
     return new Promise((resolve) => this.removeWaiters.push(resolve));
   }
+  cancelRestart(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+  }
+
+  stopHealth(): void {
+    this.health?.stop();
+    this.health = undefined;
+  }
+
   notifyExit(): void {
     const w = this.exitWaiters;
     this.exitWaiters = [];

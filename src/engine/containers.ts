@@ -17,16 +17,19 @@ import type { LayerStore } from '../store/layers';
 import type { OverlaySnapshotter } from '../store/snapshots';
 import { AttachHub, type AttachSink } from '../runtime/attach';
 import { type LogReadOptions, type LogRecord, readContainerLog } from '../runtime/container-log';
+import { keepRotated, type LogConfig, type LogOptions, logOptions } from '../runtime/log-rotation';
 import type { Monitor } from '../runtime/monitor';
 import type { Runc } from '../runtime/runc';
 import { writeBundle } from './container-bundle';
 import {
-  buildSpec, type ContainerRecord, type ContainerSpec, type ContainerState, type CreateRequest, initialState,
+  buildSpec, type ContainerRecord, type ContainerSpec, type ContainerState, type CreateRequest, initialState, ZERO_TIME,
 } from './container-model';
 import type { EventBus } from './events';
 import type { ImageService } from './images';
 import { Container } from './container';
+import { type HealthState, HealthMonitor, initialHealth, MAX_OUTPUT_BYTES, type ProbeOutcome, probeArgv } from './health';
 import { generateName, newId, validateName } from './names';
+import { nextDelay, shouldRestart } from './restart-policy';
 import { normalizeSignal, signalNumber, validateSignal } from './signals';
 
 export interface ContainerServiceDeps {
@@ -51,8 +54,13 @@ const EXIT_UNKNOWN = 255;
 /** How often a wait for an exit checks that the container's monitor still runs. */
 const EXIT_CHECK_MS = 5000;
 
+export type HealthProbe = (id: string, argv: string[], timeoutMs: number) => Promise<ProbeOutcome>;
+
 export class ContainerService {
   private readonly byId = new Map<string, Container>();
+  /** Runs a health probe in a container (an exec); set by the engine. */
+  healthProbe: HealthProbe | undefined;
+  private shuttingDown = false;
 
   constructor(private readonly d: ContainerServiceDeps) {}
 
@@ -130,7 +138,7 @@ export class ContainerService {
   async start(ref: string): Promise<void> {
     const c = this.find(ref);
     try {
-      await this.startLocked(c);
+      await this.startLocked(c, true);
     } catch (e) {
       // As Docker: an --rm container that cannot start is removed (clients wait for that).
       if (c.r.spec.HostConfig.AutoRemove && !c.running && kindOf(e) !== 'not-modified') {
@@ -140,10 +148,13 @@ export class ContainerService {
     }
   }
 
-  private async startLocked(c: Container): Promise<void> {
+  /** `manual`: a client's start (it clears a manual stop); otherwise the restart policy's. */
+  private async startLocked(c: Container, manual: boolean): Promise<void> {
     await c.lock.run(async () => {
       const st = c.state.Status;
       if (st === 'running') throw new BerthError('not-modified', 'container already started');
+      if (st === 'restarting' && !manual && !c.restartTimer) return; // cancelled meanwhile
+      c.cancelRestart();
       if (st === 'paused') throw conflict('cannot start a paused container, try unpause instead');
       if (c.removed) throw conflict(`container is marked for removal and cannot be started`);
       const prepared = c.prepared ?? this.prepareRuntime(c);
@@ -161,9 +172,15 @@ export class ContainerService {
       } catch (e) {
         throw this.startFailed(c, e, true);
       }
-      this.setState(c, { ...c.state, Status: 'running', Pid: pid, ExitCode: 0, Error: '', OOMKilled: false, StartedAt: new Date().toISOString() });
+      const restartCount = (c.state.RestartCount ?? 0) + (manual ? 0 : 1);
+      const health = probeArgv(c.r.spec.Config.Healthcheck) ? initialHealth() : undefined;
+      this.setState(c, {
+        ...c.state, Status: 'running', Pid: pid, ExitCode: 0, Error: '', OOMKilled: false, StartedAt: new Date().toISOString(),
+        RestartCount: restartCount, ManuallyStopped: false, Health: health,
+      });
       // Under the lock: an exit handled right after must not emit its 'die' before this 'start'.
       this.emit(c.r, 'start');
+      this.startHealth(c);
     });
   }
 
@@ -208,7 +225,9 @@ export class ContainerService {
       const { Config: cfg } = c.r.spec;
       const { pid } = await this.d.monitor.create({
         id, name: c.r.name, bundle, logPath: this.logPath(id), terminal: cfg.Tty, stdin: cfg.OpenStdin, stdinOnce: cfg.StdinOnce,
+        logSizeMax: this.logOptions(c).maxSize,
       });
+      this.keepLog(c);
       return pid;
     } catch (e) {
       this.unmountQuietly(id);
@@ -259,14 +278,60 @@ export class ContainerService {
     const { id } = c;
     const bundle = this.bundleDir(id);
     const oom = this.d.monitor.oomKilled(bundle);
-    this.setState(c, { ...c.state, Status: 'exited', Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() });
+    c.stopHealth();
+    const finishedAt = new Date();
+    const ranMs = finishedAt.getTime() - Date.parse(c.state.StartedAt);
+    // A manual stop cancels the policy until the next start (or the next daemon start: see autoStart).
+    const restart = !this.shuttingDown && !c.removed && !c.state.ManuallyStopped && shouldRestart(c.r.spec.HostConfig.RestartPolicy, {
+      exitCode: code, manuallyStopped: false, restartCount: c.state.RestartCount ?? 0, ranMs,
+    });
+    const health: HealthState | undefined = c.state.Health ? { ...c.state.Health, Status: 'unhealthy' } : undefined;
+    this.setState(c, {
+      ...c.state, Status: restart ? 'restarting' : 'exited', Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt.toISOString(), Health: health,
+    });
     c.teardown = this.track(this.teardownRuntime(c));
     if (oom) this.emit(c.r, 'oom');
     this.emit(c.r, 'die', { exitCode: String(code) });
     c.notifyExit();
+    if (restart) this.scheduleRestart(c, ranMs);
     if (c.r.spec.HostConfig.AutoRemove) {
       void this.removeContainer(c, false).catch((e) => this.d.log('error', 'auto-remove failed', { id, error: String(e) }));
     }
+  }
+
+  /** The restart policy's back-off, then a start; a failed start ends the loop as Docker's does. */
+  private scheduleRestart(c: Container, ranMs: number): void {
+    c.restartDelayMs = nextDelay(c.restartDelayMs, ranMs);
+    c.restartTimer = setTimeout(() => {
+      this.startLocked(c, false).catch((e) => {
+        this.d.log('warn', 'restart by policy failed', { id: c.id, error: String(e) });
+        void c.lock.run(() => {
+          if (c.state.Status === 'restarting') this.setState(c, { ...c.state, Status: 'exited' });
+        });
+      });
+    }, c.restartDelayMs);
+    this.d.log('debug', 'restart scheduled', { id: c.id, delayMs: c.restartDelayMs });
+  }
+
+  /** Starts probing a just-started container when it has a health check. */
+  private startHealth(c: Container): void {
+    const argv = probeArgv(c.r.spec.Config.Healthcheck);
+    const probe = this.healthProbe;
+    if (!argv || !probe || !c.state.Health) return;
+    c.stopHealth();
+    c.health = new HealthMonitor(argv, c.r.spec.Config.Healthcheck!, {
+      probe: async (cmd, timeoutMs) => {
+        const out = await probe(c.id, cmd, timeoutMs);
+        return { exitCode: out.exitCode, output: out.output.slice(0, MAX_OUTPUT_BYTES) };
+      },
+      record: (health, changed) => {
+        if (!c.running || c.removed) return;
+        this.setState(c, { ...c.state, Health: health });
+        if (changed) this.emit(c.r, `health_status: ${health.Status}`);
+      },
+      startedAt: () => Date.parse(c.state.StartedAt),
+    }, c.state.Health);
+    c.health.start();
   }
 
   private async teardownRuntime(c: Container): Promise<void> {
@@ -301,9 +366,19 @@ export class ContainerService {
 
   async stop(ref: string, opts: { timeout?: number; signal?: string }): Promise<void> {
     const c = this.find(ref);
+    if (c.state.Status === 'restarting') {
+      // Waiting out the policy's back-off: stopping cancels the restart.
+      await c.lock.run(() => {
+        c.cancelRestart();
+        if (c.state.Status === 'restarting') this.setState(c, { ...c.state, Status: 'exited', ManuallyStopped: true });
+      });
+      this.emit(c.r, 'stop');
+      return;
+    }
     if (!c.running) throw new BerthError('not-modified', 'container already stopped');
     const signal = opts.signal || c.r.spec.Config.StopSignal || 'SIGTERM';
     validateSignal(signal);
+    this.markStopped(c);
     const exited = c.nextExit();
     const timeout = opts.timeout ?? c.r.spec.Config.StopTimeout ?? 10;
     await this.signal(c, signal);
@@ -317,10 +392,22 @@ export class ContainerService {
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const c = this.find(ref);
+    if (c.state.Status === 'restarting' && normalizeSignal(signal) === 'KILL') {
+      await this.stop(ref, {});
+      return;
+    }
     if (!c.running) throw conflict(`Cannot kill container: ${ref}: container ${c.id} is not running`);
     validateSignal(signal);
+    // Only a signal meant to end the container counts as a manual stop (and cancels the policy).
+    const sig = normalizeSignal(signal);
+    if (sig === 'KILL' || sig === normalizeSignal(c.r.spec.Config.StopSignal || 'SIGTERM')) this.markStopped(c);
     await this.signal(c, signal);
     this.emit(c.r, 'kill', { signal: signalNumber(signal) });
+  }
+
+  /** Docker's HasBeenManuallyStopped: the exit that follows does not trigger the restart policy. */
+  private markStopped(c: Container): void {
+    if (!c.state.ManuallyStopped) this.setState(c, { ...c.state, ManuallyStopped: true });
   }
 
   private async signal(c: Container, signal: string): Promise<void> {
@@ -356,6 +443,50 @@ export class ContainerService {
     if (condition === 'removed') await c.removal();
     else if (condition === 'next-exit' || c.running) await c.nextExit();
     return { StatusCode: c.state.ExitCode, Error: null };
+  }
+
+  // ---- restart / rename / prune -----------------------------------------------------------
+
+  /** Docker's restart: stop (with the stop signal and timeout) if running, then start. */
+  async restart(ref: string, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const c = this.find(ref);
+    if (c.running || c.state.Status === 'restarting') await this.stop(c.id, opts);
+    await this.startLocked(c, true);
+    this.emit(c.r, 'restart');
+  }
+
+  rename(ref: string, newName: string): void {
+    const c = this.find(ref);
+    const oldName = c.r.name;
+    if (!newName) throw invalid('Neither old nor new names may be empty');
+    const name = validateName(newName);
+    if (name === oldName) throw invalid('Renaming a container with the same name as its current name');
+    const holder = [...this.byId.values()].find((x) => x.r.name === name);
+    if (holder) {
+      throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    this.d.db.prepare('UPDATE containers SET name = ? WHERE id = ?').run(name, c.id);
+    c.r.name = name;
+    this.emit(c.r, 'rename', { oldName: `/${oldName}` });
+  }
+
+  /** Removes every stopped container the filter selects; answers Docker's prune report. */
+  async prune(select: (r: ContainerRecord) => boolean): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const victims = [...this.byId.values()].filter((c) => !c.running && c.state.Status !== 'restarting' && select(c.r));
+    const deleted: string[] = [];
+    let space = 0;
+    for (const c of victims) {
+      const size = await this.d.snapshots.writableSize(c.id).catch(() => 0);
+      try {
+        await this.removeContainer(c, false);
+        deleted.push(c.id);
+        space += size;
+      } catch (e) {
+        this.d.log('warn', 'prune could not remove a container', { id: c.id, error: String(e) });
+      }
+    }
+    this.d.events.emit('container', 'prune', '', { reclaimed: String(space) });
+    return { ContainersDeleted: deleted, SpaceReclaimed: space };
   }
 
   // ---- pause -----------------------------------------------------------------------------
@@ -401,6 +532,8 @@ export class ContainerService {
     // client. Its directories, mount and runtime state are removed right after, in the background.
     const removedNow = await c.lock.run(() => {
       if (c.removed) return false;
+      c.cancelRestart();
+      c.stopHealth();
       this.discardPrepared(c);
       this.d.db.prepare('DELETE FROM containers WHERE id = ?').run(c.id);
       this.byId.delete(c.id);
@@ -446,6 +579,15 @@ export class ContainerService {
     return { tty: c.r.spec.Config.Tty, records: readContainerLog(this.logPath(c.id), { ...opts, stopped }) };
   }
 
+  private logOptions(c: Container): LogOptions {
+    return logOptions((c.r.spec.HostConfig.LogConfig as LogConfig | undefined)?.Config);
+  }
+
+  /** Keeps the files conmon's log cuts leave (runtime/log-rotation.ts) while the container's monitor runs. */
+  private keepLog(c: Container): void {
+    keepRotated(this.logPath(c.id), this.logOptions(c), () => this.d.monitor.alive(c.id), (e) => this.d.log('warn', 'log rotation failed', { id: c.id, error: String(e) }));
+  }
+
   logPath(id: string): string {
     return join(this.bundleDir(id), 'ctr.log');
   }
@@ -485,6 +627,9 @@ export class ContainerService {
           this.d.log('warn', 'container monitor is gone; killing the container', { id: c.id });
           await this.d.runc.kill(c.id, 'KILL').catch(() => {});
           await c.lock.run(() => this.finishExit(c, EXIT_UNKNOWN));
+        } else {
+          this.startHealth(c); // adopted: probing resumes where it was
+          this.keepLog(c);
         }
       } else if (inRuntime.has(c.id)) {
         // The daemon stopped before this container's runtime cleanup finished.
@@ -508,13 +653,40 @@ export class ContainerService {
   }
 
   /**
-   * Daemon shutdown without live-restore: stop every running container (Docker's default), and
-   * tear down runtimes prepared for containers that were never started.
+   * After start-up (Docker's restore): containers whose restart policy says so are started again,
+   * including `always` ones stopped by hand, but not `unless-stopped` ones; a container that was
+   * waiting out its back-off when the daemon went down restarts at once.
    */
-  async stopAll(): Promise<void> {
+  async autoStart(): Promise<void> {
+    for (const c of this.byId.values()) {
+      const st = c.state.Status;
+      if ((st !== 'exited' && st !== 'restarting') || c.restartTimer) continue;
+      if (st === 'exited' && c.state.StartedAt === ZERO_TIME) continue;
+      const policy = c.r.spec.HostConfig.RestartPolicy;
+      const wanted = st === 'restarting' || shouldRestart(policy, {
+        exitCode: c.state.ExitCode, manuallyStopped: c.state.ManuallyStopped === true, restartCount: c.state.RestartCount ?? 0, ranMs: 0,
+      });
+      if (!wanted) continue;
+      this.d.log('info', 'starting container by its restart policy', { id: c.id, policy: policy.Name });
+      await this.startLocked(c, st === 'exited').catch((e) => this.d.log('warn', 'restart by policy failed', { id: c.id, error: String(e) }));
+    }
+  }
+
+  /**
+   * Daemon shutdown. With live-restore (berth's default) running containers are left to their
+   * monitors and adopted by the next daemon; without it they are stopped (Docker's default).
+   * Pending policy restarts and health probes end; runtimes prepared for containers never
+   * started are torn down.
+   */
+  async stopAll(liveRestore: boolean): Promise<void> {
+    this.shuttingDown = true;
+    for (const c of this.byId.values()) {
+      c.cancelRestart();
+      c.stopHealth();
+    }
     await Promise.all(
       [...this.byId.values()].map(async (c) => {
-        if (c.running) {
+        if (c.running && !liveRestore) {
           await this.stop(c.id, {}).catch((e) => this.d.log('warn', 'stop at shutdown failed', { id: c.id, error: String(e) }));
         } else if (c.prepared) {
           await c.lock.run(() => this.discardPrepared(c));

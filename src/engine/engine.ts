@@ -20,7 +20,9 @@ import { ExitWatcher } from '../runtime/exit-watcher';
 import { Monitor } from '../runtime/monitor';
 import { Runc } from '../runtime/runc';
 import { ContainerService } from './containers';
+import { ContainerFs } from './container-fs';
 import { EventBus } from './events';
+import { ExecService } from './exec';
 import { ImageService } from './images';
 
 export interface EngineConfig {
@@ -28,6 +30,8 @@ export interface EngineConfig {
   execRoot: string;
   runtime: string; // path of the OCI runtime binary
   conmon: string;
+  /** Leave containers running when the daemon stops, and adopt them when it starts (berth's default). */
+  liveRestore: boolean;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -35,6 +39,9 @@ export class Engine {
   readonly events = new EventBus();
   readonly images: ImageService;
   readonly containers: ContainerService;
+  /** docker cp, export, diff, commit: a container's filesystem from the outside. */
+  readonly containerFs: ContainerFs;
+  readonly execs: ExecService;
   readonly startedAt = new Date();
   readonly id: string;
   readonly runtimeVersion: string;
@@ -59,6 +66,14 @@ export class Engine {
       db, dataRoot: config.dataRoot, images: this.images, layers, snapshots, runc, monitor, events: this.events, log: config.log,
     });
     this.images.users = (id) => this.containers.usersOf(id);
+    this.containerFs = new ContainerFs({ containers: this.containers, images: this.images, layers, snapshots, events: this.events, log: config.log });
+    this.execs = new ExecService({ containers: this.containers, events: this.events, runc, execRoot: config.execRoot, conmon: config.conmon, log: config.log });
+    // Health probes are execs; a probe past its timeout counts as a failure with Docker's message.
+    this.containers.healthProbe = async (id, argv, timeoutMs) => {
+      const r = await this.execs.run(id, argv, { timeoutMs });
+      if (r.timedOut) return { exitCode: -1, output: `Health check exceeded timeout (${formatSeconds(timeoutMs)})` };
+      return { exitCode: r.exitCode, output: r.output };
+    };
     this.exits = new ExitWatcher(monitor.exitDir, (id, code) => this.containers.onExit(id, code));
     this.id = engineId(config.dataRoot);
     this.runtimeVersion = runtimeVersion(config.runtime);
@@ -75,6 +90,8 @@ export class Engine {
     await engine.containers.load();
     engine.sweep();
     engine.exits.start();
+    // In the background, as Docker's restore: the API answers while policy restarts proceed.
+    void engine.containers.autoStart();
     return engine;
   }
 
@@ -100,7 +117,7 @@ export class Engine {
   }
 
   async shutdown(): Promise<void> {
-    await this.containers.stopAll();
+    await this.containers.stopAll(this.config.liveRestore);
     await this.containers.drain();
     this.exits.stop();
     this.db.close();
@@ -133,6 +150,11 @@ function runtimeVersion(bin: string): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** Go's Duration.String for whole-millisecond values: 30s, 1.5s, 200ms. */
+function formatSeconds(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${ms / 1000}s`;
 }
 
 export const hostInfo = () => ({ hostname: os.hostname(), kernel: os.release(), cpus: os.cpus().length, memory: os.totalmem() });

@@ -66,6 +66,22 @@ export class ImageService {
     return id;
   }
 
+  /**
+   * POST /commit: stores `tar` as a new layer on `parent` (a chain id), registers the config
+   * `build` makes for its diff id and tags the image when asked. The name is checked first.
+   */
+  async commit(
+    parent: Digest | null, tar: AsyncIterable<Buffer>, build: (diffId: Digest) => ImageConfig, name: { repo?: string; tag?: string },
+  ): Promise<{ id: Digest; ref: string }> {
+    const ref = name.repo ? this.parseNewTag(name.repo, name.tag) : undefined;
+    const layer = await this.layers.apply(parent, tar);
+    const id = this.register(build(layer.diffId));
+    if (!ref) return { id, ref: '' };
+    this.setTag(ref, id);
+    this.events.emit('image', 'tag', id, { name: familiarName(ref) });
+    return { id, ref: familiarName(ref) };
+  }
+
   /** Stores a config whose layers are all present; returns the image id. */
   register(config: ImageConfig): Digest {
     let chain: Digest | null = null;

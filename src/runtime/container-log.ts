@@ -5,6 +5,8 @@
  * the next record. Records of one stream are joined up to their F, as Docker's logs show lines.
  */
 import * as fs from 'node:fs';
+import { dirname } from 'node:path';
+import { logFiles } from './log-rotation';
 
 export interface LogRecord {
   /** RFC3339Nano in UTC, as Docker prints with --timestamps. */
@@ -91,49 +93,262 @@ export function toSeconds(rfc3339: string): number {
   return whole + (m[2] ? Number(`0.${m[2]}`) : 0);
 }
 
+// ---------------------------------------------------------------- finding where to start
+
+/** A position in the log's files: the index in `logFiles()` order and a byte offset. */
+interface Position {
+  file: number;
+  offset: number;
+}
+
+interface OpenFile {
+  path: string;
+  ino: number;
+  fh: fs.promises.FileHandle;
+  size: number;
+}
+
+const BLOCK = 64 * 1024;
+
+/** The record header of a line: "<ts> <stream> <tag> ". */
+function header(line: Buffer): { ts: string; stream: string; tag: string } | undefined {
+  const sp1 = line.indexOf(0x20);
+  const sp2 = sp1 < 0 ? -1 : line.indexOf(0x20, sp1 + 1);
+  const sp3 = sp2 < 0 ? -1 : line.indexOf(0x20, sp2 + 1);
+  if (sp3 < 0) return undefined;
+  const stream = line.toString('latin1', sp1 + 1, sp2);
+  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
+  return { ts: line.toString('latin1', 0, sp1), stream, tag: line.toString('latin1', sp2 + 1, sp3) };
+}
+
+const secondsOf = (ts: string) => toSeconds(ts.replace(/\+00:00$/, 'Z'));
+
+/** The complete lines of a file from its end backwards (without their newline), with their offsets. */
+async function* linesBackward(f: OpenFile): AsyncGenerator<{ line: Buffer; start: number }> {
+  let pos = f.size;
+  let rest: Buffer = Buffer.alloc(0);
+  let first = true;
+  while (pos > 0) {
+    const len = Math.min(BLOCK, pos);
+    pos -= len;
+    const block = Buffer.alloc(len);
+    await f.fh.read(block, 0, len, pos);
+    let buf = rest.length ? Buffer.concat([block, rest]) : block;
+    let end = buf.length;
+    if (first) {
+      // A record being written (no newline yet) is not a line yet.
+      const lastNl = buf.lastIndexOf(NL);
+      if (lastNl < 0 && pos > 0) {
+        rest = buf;
+        continue;
+      }
+      end = lastNl + 1;
+      first = false;
+    }
+    for (;;) {
+      const i = end >= 2 ? buf.lastIndexOf(NL, end - 2) : -1;
+      if (i < 0) break;
+      yield { line: buf.subarray(i + 1, end - 1), start: pos + i + 1 };
+      end = i + 1;
+    }
+    if (pos === 0) {
+      if (end > 0) yield { line: buf.subarray(0, end - 1), start: 0 };
+      return;
+    }
+    buf = buf.subarray(0, end);
+    rest = Buffer.from(buf);
+  }
+}
+
+/**
+ * Where the last `n` lines begin, reading backwards from the end: a line is a run of P records
+ * ended by an F record of the same stream, so after the n-th F the scan goes on until every
+ * stream's line has its beginning (an earlier F of that stream, or the start of the log).
+ */
+async function tailStart(files: OpenFile[], n: number): Promise<Position> {
+  let count = 0;
+  const pending = new Set<string>();
+  for (let fi = files.length - 1; fi >= 0; fi--) {
+    for await (const { line, start } of linesBackward(files[fi])) {
+      const h = header(line);
+      if (!h) continue;
+      if (h.tag === 'F') {
+        pending.delete(h.stream);
+        if (count >= n && pending.size === 0) return { file: fi, offset: start + line.length + 1 };
+        if (count < n) {
+          count++;
+          pending.add(h.stream);
+        }
+      } else if (!pending.has(h.stream) && count < n) {
+        count++; // an unfinished last line: shown as a line when not following
+        pending.add(h.stream);
+      }
+    }
+  }
+  return { file: 0, offset: 0 };
+}
+
+/** The offset of the first line starting at or after `pos`, and its time. */
+async function lineAt(f: OpenFile, pos: number): Promise<{ start: number; seconds: number | undefined }> {
+  let start = pos;
+  if (pos > 0) {
+    const buf = Buffer.alloc(BLOCK);
+    let at = pos - 1;
+    for (;;) {
+      const { bytesRead } = await f.fh.read(buf, 0, BLOCK, at);
+      if (bytesRead === 0) return { start: f.size, seconds: undefined };
+      const i = buf.subarray(0, bytesRead).indexOf(NL);
+      if (i >= 0) {
+        start = at + i + 1;
+        break;
+      }
+      at += bytesRead;
+    }
+  }
+  const head = Buffer.alloc(64);
+  const { bytesRead } = await f.fh.read(head, 0, 64, start);
+  const h = header(head.subarray(0, bytesRead));
+  return { start, seconds: h ? secondsOf(h.ts) : undefined };
+}
+
+/**
+ * Where records at or after `since` begin. Records are in time order across the files, so
+ * files whose last record is older are skipped, and the first one that reaches `since` is
+ * bisected by offset down to one block; the reader's filter drops the few older lines left.
+ */
+async function sinceStart(files: OpenFile[], since: number): Promise<Position> {
+  for (let fi = 0; fi < files.length; fi++) {
+    const f = files[fi];
+    let last: number | undefined;
+    for await (const { line } of linesBackward(f)) {
+      const h = header(line);
+      if (h) {
+        last = secondsOf(h.ts);
+        break;
+      }
+    }
+    if (last === undefined || last < since) continue;
+    let lo = 0;
+    let hi = f.size;
+    while (hi - lo > BLOCK) {
+      const mid = Math.floor((lo + hi) / 2);
+      const at = await lineAt(f, mid);
+      if (at.seconds !== undefined && at.seconds < since && at.start < hi) lo = at.start;
+      else hi = mid;
+    }
+    return { file: fi, offset: (await lineAt(f, lo)).start };
+  }
+  const lastFile = files.length - 1;
+  return { file: Math.max(lastFile, 0), offset: lastFile >= 0 ? files[lastFile].size : 0 };
+}
+
+// ---------------------------------------------------------------- reading
+
+/** Opens the log's files (oldest first) as one consistent set: a rotation in between is retried. */
+async function openFiles(path: string): Promise<OpenFile[]> {
+  for (let attempt = 0; ; attempt++) {
+    const listed = logFiles(path);
+    const opened: OpenFile[] = [];
+    let consistent = true;
+    for (const l of listed) {
+      let fh: fs.promises.FileHandle;
+      try {
+        fh = await fs.promises.open(l.path, 'r');
+      } catch {
+        consistent = false;
+        continue;
+      }
+      const st = await fh.stat();
+      if (st.ino !== l.ino) consistent = false;
+      opened.push({ path: l.path, ino: st.ino, fh, size: st.size });
+    }
+    if (consistent || attempt >= 3) return opened;
+    await Promise.all(opened.map((f) => f.fh.close()));
+  }
+}
+
 export async function* readContainerLog(path: string, o: LogReadOptions): AsyncGenerator<LogRecord> {
   const parser = new LogParser();
   const keep = (r: LogRecord) => (o.since === undefined || r.seconds >= o.since) && (o.until === undefined || r.seconds <= o.until);
-  let pos = 0;
-  const readMore = async (filter = true): Promise<LogRecord[]> => {
-    let fh: fs.promises.FileHandle;
-    try {
-      fh = await fs.promises.open(path, 'r');
-    } catch {
-      return [];
-    }
-    try {
-      const out: LogRecord[] = [];
-      const buf = Buffer.alloc(256 * 1024);
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-        if (bytesRead === 0) break;
-        pos += bytesRead;
-        const recs = parser.push(buf.subarray(0, bytesRead));
-        out.push(...(filter ? recs.filter(keep) : recs));
+  const pastUntil = (r: LogRecord) => o.until !== undefined && r.seconds > o.until;
+  let files = await openFiles(path);
+  try {
+    let start: Position;
+    if (o.tail === 0) start = { file: Math.max(files.length - 1, 0), offset: files.length ? files[files.length - 1].size : 0 };
+    else if (o.tail !== undefined && o.tail > 0) start = await tailStart(files, o.tail);
+    else if (o.since !== undefined && o.since > 0) start = await sinceStart(files, o.since);
+    else start = { file: 0, offset: 0 };
+
+    // Docker's json-file reader takes the last N lines first, then applies since/until.
+    let tailRecords: LogRecord[] | undefined = o.tail !== undefined && o.tail > 0 ? [] : undefined;
+    let done = false;
+    const emit = function* (recs: LogRecord[]): Generator<LogRecord> {
+      for (const r of recs) {
+        if (pastUntil(r) && !o.follow && !tailRecords) {
+          done = true;
+          return;
+        }
+        if (tailRecords) tailRecords.push(r);
+        else if (keep(r)) yield r;
       }
-      return out;
-    } finally {
-      await fh.close();
+    };
+    // The live file (the last) stays open for following: its position is kept.
+    let livePos = 0;
+    for (let fi = start.file; fi < files.length && !done; fi++) {
+      let pos = fi === start.file ? start.offset : 0;
+      pos = yield* readFrom(files[fi], pos, parser, emit, () => done);
+      if (fi === files.length - 1) livePos = pos;
     }
-  };
+    if (!o.follow) {
+      if (!done) yield* emit(parser.flush());
+    }
+    if (tailRecords) {
+      const last = tailRecords.slice(-o.tail!).filter(keep);
+      tailRecords = undefined;
+      yield* last;
+    }
+    if (!o.follow || done) return;
 
-  // Docker's json-file reader takes the last N lines first, then applies since/until.
-  let initial = await readMore(false);
-  if (!o.follow) initial.push(...parser.flush());
-  if (o.tail !== undefined && o.tail >= 0) initial = o.tail === 0 ? [] : initial.slice(-o.tail);
-  yield* initial.filter(keep);
-  if (!o.follow) return;
-
-  let stopped = false;
-  void o.stopped?.then(() => (stopped = true));
-  while (!o.signal?.aborted) {
-    await waitForChange(path, o.stopped, o.signal);
-    const wasStopped = stopped;
-    yield* await readMore();
-    if (wasStopped) break;
+    let stopped = false;
+    void o.stopped?.then(() => (stopped = true));
+    let live = files[files.length - 1] as OpenFile | undefined;
+    while (!o.signal?.aborted) {
+      await waitForChange(path, o.stopped, o.signal);
+      const wasStopped = stopped;
+      if (live) livePos = yield* readFrom(live, livePos, parser, emit, () => false);
+      // conmon cut the file: finish the old one, then read the cuts after it, then the new file.
+      const now = logFiles(path);
+      if (now.length && now[now.length - 1].ino !== live?.ino) {
+        if (live) yield* readFrom(live, livePos, parser, emit, () => false);
+        const next = await openFiles(path);
+        const idx = live ? next.findIndex((f) => f.ino === live!.ino) : -1;
+        const between = live ? (idx >= 0 ? next.slice(idx + 1, -1) : []) : next.slice(0, -1);
+        for (const f of between) yield* readFrom(f, 0, parser, emit, () => false);
+        await Promise.all([...files, ...next.slice(0, -1)].map((f) => f.fh.close().catch(() => {})));
+        live = next[next.length - 1];
+        files = live ? [live] : [];
+        livePos = live ? yield* readFrom(live, 0, parser, emit, () => false) : 0;
+      }
+      if (wasStopped || (o.until !== undefined && Date.now() / 1000 > o.until)) break;
+    }
+    yield* parser.flush().filter(keep);
+  } finally {
+    await Promise.all(files.map((f) => f.fh.close().catch(() => {})));
   }
-  yield* parser.flush().filter(keep);
+}
+
+/** Reads a file from `pos` to its current end through the parser; returns the new position. */
+async function* readFrom(
+  f: OpenFile, pos: number, parser: LogParser, emit: (recs: LogRecord[]) => Generator<LogRecord>, stop: () => boolean,
+): AsyncGenerator<LogRecord, number> {
+  const buf = Buffer.alloc(256 * 1024);
+  for (;;) {
+    const { bytesRead } = await f.fh.read(buf, 0, buf.length, pos);
+    if (bytesRead === 0) return pos;
+    pos += bytesRead;
+    yield* emit(parser.push(buf.subarray(0, bytesRead)));
+    if (stop()) return pos;
+  }
 }
 
 /** Resolves on a write to the file, on stop, on abort, or after a short poll interval. */
@@ -148,10 +363,11 @@ function waitForChange(path: string, stopped?: Promise<void>, signal?: AbortSign
     };
     const timer = setTimeout(done, 1000);
     try {
-      watcher = fs.watch(path, done);
+      // The directory, not the file: conmon's cut replaces the file under its name.
+      watcher = fs.watch(dirname(path), done);
       watcher.on('error', done);
     } catch {
-      // The file may not exist yet; the poll interval covers it.
+      // The poll interval covers it.
     }
     signal?.addEventListener('abort', done);
     void stopped?.then(done);

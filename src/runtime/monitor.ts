@@ -28,6 +28,8 @@ export interface LaunchOptions {
   name: string;
   bundle: string; // holds config.json; also conmon's persist dir (exit, oom)
   logPath: string;
+  /** conmon starts a new log file before this size is passed (log-rotation.ts keeps the old ones); 0 = unbounded. */
+  logSizeMax?: number;
   terminal: boolean;
   stdin: boolean;
   stdinOnce: boolean;
@@ -73,6 +75,7 @@ export class Monitor {
       '-b', o.bundle, '-p', join(ctrDir, 'pidfile'), '-P', join(ctrDir, 'conmon.pid'),
       '-l', `k8s-file:${o.logPath}`, '--exit-dir', this.exitDir, '--persist-dir', o.bundle,
       '--socket-dir-path', join(this.paths.execRoot, 's'), '--log-level', 'warning',
+      ...(o.logSizeMax ? ['--log-size-max', String(o.logSizeMax)] : []),
       ...(o.terminal ? ['-t'] : []),
       ...(o.stdin ? ['-i', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
     ];

@@ -107,12 +107,18 @@ export class Runc {
     return this.run('resume', [id]).then(() => undefined);
   }
 
-  private run(op: string, args: string[]): Promise<string> {
+  /** Changes the cgroup limits of a created, running or paused container (OCI linux.resources JSON). */
+  update(id: string, resources: object): Promise<void> {
+    return this.run('update', ['--resources', '-', id], JSON.stringify(resources)).then(() => undefined);
+  }
+
+  private run(op: string, args: string[], input?: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile(this.bin, [...this.globalArgs, op, ...args], { maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      const child = execFile(this.bin, [...this.globalArgs, op, ...args], { maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
         if (err) reject(new RuntimeError(op, runtimeMessage(stderr) || err.message));
         else resolve(stdout);
       });
+      if (input !== undefined) child.stdin!.end(input);
     });
   }
 }

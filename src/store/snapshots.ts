@@ -110,12 +110,37 @@ export class OverlaySnapshotter {
     await fs.promises.rm(this.dir(key), { recursive: true, force: true });
   }
 
+  /** Bytes in a container's writable layer (what removing it frees; Docker's SizeRw). */
+  async writableSize(key: string): Promise<number> {
+    let total = 0;
+    const walk = async (dir: string): Promise<void> => {
+      let entries: fs.Dirent[];
+      try {
+        entries = await fs.promises.readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (e.isFile()) total += (await fs.promises.lstat(p).catch(() => ({ size: 0 }))).size;
+      }
+    };
+    await walk(this.upperPath(key));
+    return total;
+  }
+
   mergedPath(key: string): string {
     return join(this.dir(key), 'merged');
   }
 
   upperPath(key: string): string {
     return join(this.dir(key), 'diff');
+  }
+
+  /** A committed layer's unpacked directory (a lower dir of the containers on it). */
+  layerPath(chainId: Digest): string {
+    return join(this.dir(chainId), 'diff');
   }
 
   private dir(key: string): string {

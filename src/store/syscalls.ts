@@ -24,6 +24,7 @@ const c = {
   umount2: libc.func('int umount2(const char *target, int flags)'),
   mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
   lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+  lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)'),
   strerror: libc.func('const char *strerror(int errnum)'),
 };
 
@@ -92,6 +93,21 @@ export function mknodWhiteout(path: string): void {
 
 export function lsetxattr(path: string, name: string, value: Buffer): void {
   check(c.lsetxattr(path, name, value, value.length, 0) as number, 'lsetxattr', `${path} ${name}`);
+}
+
+const ENODATA = 61;
+const ENOTSUP = 95;
+
+/** An attribute's value without following symlinks, or undefined when absent. Values over 4 KiB are cut. */
+export function lgetxattr(path: string, name: string): Buffer | undefined {
+  const buf = Buffer.alloc(4096);
+  const n = c.lgetxattr(path, name, buf, buf.length) as number;
+  if (n < 0) {
+    const errno = koffi.errno();
+    if (errno === ENODATA || errno === ENOTSUP) return undefined;
+    throw new SyscallError('lgetxattr', errno, `${path} ${name}`);
+  }
+  return buf.subarray(0, n);
 }
 
 

@@ -115,3 +115,28 @@ export function formatFloatF(x: number, prec: number): string {
   const frac = all.slice(Math.max(r.point, 0)).padEnd(prec, '0').slice(0, prec);
   return (x < 0 || Object.is(x, -0) ? '-' : '') + int + (prec > 0 ? '.' + frac : '');
 }
+
+// ---------------------------------------------------------------- parsing sizes
+
+const SIZE_RE = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/;
+const BINARY_MULT: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+const DECIMAL_MULT: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15 };
+
+function parseSize(s: string, mult: Record<string, number>): number {
+  const m = SIZE_RE.exec(s);
+  if (!m) throw new Error(`invalid size: '${s}'`);
+  // The pattern lets "1.2.3" through; Go's ParseFloat then refuses it.
+  if (!/^\d+(\.\d+)?$/.test(m[1]!)) throw new Error(`invalid size: '${s}'`);
+  const n = Number(m[1]);
+  return Math.trunc(n * (m[2] ? mult[m[2].toLowerCase()]! : 1));
+}
+
+/** go-units RAMInBytes: "32m" = 32 MiB (binary multiples whatever the suffix). Docker's --memory, --shm-size. */
+export function ramInBytes(s: string): number {
+  return parseSize(s, BINARY_MULT);
+}
+
+/** go-units FromHumanSize: "1kB" = 1000 (decimal multiples). */
+export function fromHumanSize(s: string): number {
+  return parseSize(s, DECIMAL_MULT);
+}

@@ -37,6 +37,8 @@ export class Daemon {
   private proc: ChildProcess | undefined;
   private logChunks: string[] = [];
   private exitCode: Promise<number | null> = Promise.resolve(null);
+  /** Extra berthd flags for the next launch (e.g. --live-restore=false). */
+  extraArgs: string[] = [];
 
   private constructor(readonly dir: string) {}
 
@@ -62,7 +64,7 @@ export class Daemon {
 
   async launch(): Promise<void> {
     this.logChunks.push(`--- daemon start ${new Date().toISOString()} ---\n`);
-    const proc = spawn(BERTHD, ['-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', 'debug'], {
+    const proc = spawn(BERTHD, ['-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', 'debug', ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;

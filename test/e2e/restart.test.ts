@@ -16,7 +16,10 @@ test('the API socket is root-only (0660) and the pid file holds the daemon', () 
   assert.equal(Number(fs.readFileSync(`${d.execRoot}/berthd.pid`, 'utf8')), d.pid);
 });
 
-test('SIGTERM stops the containers the daemon started and exits 0', async () => {
+test('without live-restore, SIGTERM stops the containers the daemon started and exits 0', async () => {
+  assert.equal(await d.stop('SIGTERM'), 0);
+  d.extraArgs = ['--live-restore=false'];
+  await d.launch();
   assert.equal((await d.berth(['run', '-d', '--name', 'long', '--stop-timeout', '1', 'busybox', 'sleep', '1000'])).code, 0);
   assert.equal((await d.berth(['run', '--name', 'done', 'busybox', 'sh', '-c', 'exit 4'])).code, 4);
   assert.equal((await d.berth(['create', '--name', 'fresh', 'busybox', 'true'])).code, 0);
@@ -40,6 +43,7 @@ test('SIGTERM stops the containers the daemon started and exits 0', async () => 
 });
 
 test('after a restart, images and containers are still there', async () => {
+  d.extraArgs = [];
   await d.launch();
   const images = await d.berth(['images', '--format', '{{.Repository}}:{{.Tag}}']);
   assert.equal(images.stdout, 'busybox:latest\n');

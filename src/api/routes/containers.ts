@@ -6,9 +6,12 @@ import type { Duplex } from 'node:stream';
 import { invalid, messageOf } from '../../errors';
 import type { ContainerRecord, CreateRequest } from '../../engine/container-model';
 import type { WaitCondition } from '../../engine/containers';
+import { updateContainer } from '../../engine/container-update';
+import type { UpdateRequest } from '../../engine/host-config';
 import type { Engine } from '../../engine/engine';
 import type { LogRecord } from '../../runtime/container-log';
 import { versionAtLeast } from '../../wire/api-version';
+import { DEFAULT_DETACH_KEYS, DetachScanner, parseDetachKeys } from '../../wire/detach-keys';
 import { frames, StreamId } from '../../wire/stdcopy';
 import { humanDuration } from '../../wire/units';
 import { type Ctx, matchLabels, parseFilters, qbool, qint, readJson, sendJson, sendStatus } from '../context';
@@ -42,6 +45,35 @@ export function containerRoutes(engine: Engine): Route[] {
         sendStatus(ctx, 204);
       },
     },
+    {
+      method: 'POST', path: '/containers/{id}/restart',
+      handler: async (ctx) => {
+        await c.restart(ctx.params.id, { timeout: qint(ctx, 't'), signal: ctx.query.get('signal') || undefined });
+        sendStatus(ctx, 204);
+      },
+    },
+    {
+      method: 'POST', path: '/containers/{id}/pause',
+      handler: async (ctx) => {
+        await c.pause(ctx.params.id);
+        sendStatus(ctx, 204);
+      },
+    },
+    {
+      method: 'POST', path: '/containers/{id}/unpause',
+      handler: async (ctx) => {
+        await c.unpause(ctx.params.id);
+        sendStatus(ctx, 204);
+      },
+    },
+    {
+      method: 'POST', path: '/containers/{id}/rename',
+      handler: (ctx) => {
+        c.rename(ctx.params.id, ctx.query.get('name') ?? '');
+        sendStatus(ctx, 204);
+      },
+    },
+    { method: 'POST', path: '/containers/prune', handler: (ctx) => prune(ctx, engine) },
     { method: 'POST', path: '/containers/{id}/wait', handler: (ctx) => wait(ctx, engine) },
     { method: 'GET', path: '/containers/{id}/logs', handler: (ctx) => logs(ctx, engine) },
     { method: 'POST', path: '/containers/{id}/attach', handler: (ctx) => attach(ctx, engine) },
@@ -57,6 +89,13 @@ export function containerRoutes(engine: Engine): Route[] {
       handler: async (ctx) => {
         await c.remove(ctx.params.id, { force: qbool(ctx, 'force') });
         sendStatus(ctx, 204);
+      },
+    },    {
+      method: 'POST', path: '/containers/{id}/update',
+      handler: async (ctx) => {
+        const body = await readJson<UpdateRequest>(ctx);
+        if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalid('invalid update request: the body must be a JSON object');
+        sendJson(ctx, 200, await updateContainer(engine, ctx.params.id, body));
       },
     },
   ];
@@ -79,7 +118,10 @@ export function statusText(r: ContainerRecord): string {
   const s = r.state;
   const since = (t: string) => humanDuration(Date.now() - Date.parse(t));
   switch (s.Status) {
-    case 'running': return `Up ${since(s.StartedAt)}`;
+    case 'running': {
+      const h = s.Health?.Status;
+      return `Up ${since(s.StartedAt)}${h === 'starting' ? ' (health: starting)' : h ? ` (${h})` : ''}`;
+    }
     case 'paused': return `Up ${since(s.StartedAt)} (Paused)`;
     case 'restarting': return `Restarting (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
     case 'removing': return 'Removal In Progress';
@@ -102,11 +144,39 @@ function list(ctx: Ctx, engine: Engine): void {
     if (f('id') && !f('id')!.some((p) => r.id.startsWith(p))) return false;
     if (f('name') && !f('name')!.some((p) => new RegExp(p.replace(/^\//, '')).test(r.name))) return false;
     if (!matchLabels(r.spec.Config.Labels, f('label'))) return false;
+    if (f('health') && !f('health')!.includes(r.state.Health?.Status ?? 'none')) return false;
     if (f('ancestor') && !f('ancestor')!.some((a) => ancestorMatches(engine, a, r))) return false;
     return true;
   });
   if (limit !== undefined && limit > 0) items = items.slice(0, limit);
   sendJson(ctx, 200, items.map((r) => summary(engine, r)));
+}
+
+/** POST /containers/prune: filters `until` (a timestamp or a Go duration ago) and `label`/`label!`. */
+async function prune(ctx: Ctx, engine: Engine): Promise<void> {
+  const filters = parseFilters(ctx, ['until', 'label', 'label!']);
+  const until = filters.get('until')?.map(parseUntil);
+  const notLabels = filters.get('label!');
+  const report = await engine.containers.prune((r) => {
+    if (until && !until.every((t) => Date.parse(r.created) < t)) return false;
+    if (!matchLabels(r.spec.Config.Labels, filters.get('label'))) return false;
+    if (notLabels && notLabels.some((l) => matchLabels(r.spec.Config.Labels, [l]))) return false;
+    return true;
+  });
+  sendJson(ctx, 200, { ContainersDeleted: report.ContainersDeleted.length > 0 ? report.ContainersDeleted : null, SpaceReclaimed: report.SpaceReclaimed });
+}
+
+/** Docker's `until`: Unix seconds (fractions allowed), RFC 3339, or a Go duration before now. */
+export function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const d = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/.exec(v);
+  if (d) {
+    const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+    return Date.now() - Number(d[1]) * unit[d[2]];
+  }
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw invalid(`failed to parse value as time or duration: "${v}"`);
+  return t;
 }
 
 function ancestorMatches(engine: Engine, ancestor: string, r: ContainerRecord): boolean {
@@ -203,6 +273,7 @@ async function attach(ctx: Ctx, engine: Engine): Promise<void> {
   const wantStdout = qbool(ctx, 'stdout');
   const wantStderr = qbool(ctx, 'stderr');
   const stream = qbool(ctx, 'stream');
+  const detachKeys = parseDetachKeysParam(ctx.query.get('detachKeys'));
   const sock: Duplex = ctx.hijack(multiplexedType(ctx, tty));
   const send = (id: StreamId, data: Buffer) => {
     if (sock.destroyed) return;
@@ -232,11 +303,38 @@ async function attach(ctx: Ctx, engine: Engine): Promise<void> {
   );
   sock.on('close', detach);
   if (wantStdin && r.spec.Config.OpenStdin) {
-    sock.on('data', (d: Buffer) => hub.writeStdin(d));
-    // The client half-closed: it has no more input (docker run -i with a pipe).
-    sock.on('end', () => hub.closeStdin());
+    // Docker watches for the detach keys only with a TTY; piped input passes through untouched.
+    const scanner = tty ? new DetachScanner(detachKeys) : null;
+    let detached = false;
+    sock.on('data', (d: Buffer) => {
+      if (detached) return;
+      if (!scanner) return hub.writeStdin(d);
+      const { forward, detached: hit } = scanner.push(d);
+      if (forward.length > 0) hub.writeStdin(forward);
+      if (hit) {
+        // The container keeps running, its stdin open for the next attach.
+        detached = true;
+        detach();
+        sock.end();
+        engine.events.emit('container', 'detach', r.id, { image: r.spec.Config.Image, name: r.name, ...r.spec.Config.Labels });
+      }
+    });
+    // The client half-closed: it has no more input (docker run -i with a pipe). As in Docker,
+    // a TTY's stdin stays open (the next attach types into it).
+    sock.on('end', () => {
+      if (!tty) hub.closeStdin();
+    });
   } else {
     sock.resume();
+  }
+}
+
+function parseDetachKeysParam(v: string | null): readonly number[] {
+  if (!v) return DEFAULT_DETACH_KEYS;
+  try {
+    return parseDetachKeys(v);
+  } catch {
+    throw invalid(`Invalid detach keys (${v}) provided`);
   }
 }
 

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { BerthError } from '../../errors';
 import type { Engine } from '../../engine/engine';
 import { hostInfo } from '../../engine/engine';
+import { type EngineEvent, eventMatches, parseEventTime } from '../../engine/events';
 import { API_VERSION, MIN_API_VERSION } from '../../wire/api-version';
 import { type Ctx, parseFilters, sendJson } from '../context';
 import type { Route } from '../server';
@@ -130,7 +131,7 @@ function info(engine: Engine) {
     Runtimes: { runc: { path: engine.config.runtime } },
     DefaultRuntime: 'runc',
     Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-    LiveRestoreEnabled: false,
+    LiveRestoreEnabled: engine.config.liveRestore,
     Isolation: '',
     InitBinary: '',
     ContainerdCommit: { ID: '' },
@@ -142,25 +143,37 @@ function info(engine: Engine) {
   };
 }
 
+/**
+ * GET /events: past events from the ring (with `since`), then live ones until `until` passes or
+ * the client leaves. An `until` already past answers the past events only.
+ */
 async function streamEvents(ctx: Ctx, engine: Engine): Promise<void> {
-  const filters = parseFilters(ctx, ['container', 'event', 'image', 'label', 'type', 'volume', 'network', 'daemon', 'scope']);
-  const since = ctx.query.get('since');
-  const until = ctx.query.get('until');
-  const untilMs = until ? Number(until) * 1000 : undefined;
-  const sub = engine.events.subscribe(since ? Number(since) : undefined);
+  const filters = parseFilters(ctx, ['config', 'container', 'daemon', 'event', 'image', 'label', 'network', 'node', 'plugin', 'scope', 'secret', 'service', 'type', 'volume']);
+  const nowMs = Date.now();
+  const sinceNs = parseEventTime(ctx.query.get('since'), nowMs);
+  const untilNs = parseEventTime(ctx.query.get('until'), nowMs);
+  if (untilNs !== undefined && sinceNs !== undefined && untilNs < sinceNs) {
+    throw new BerthError('invalid', `\`since\` time (${ctx.query.get('since')}) cannot be after \`until\` time (${ctx.query.get('until')})`);
+  }
   const res = ctx.res!;
+  const write = async (ev: EngineEvent) => {
+    if (eventMatches(ev, filters) && !res.write(JSON.stringify(ev) + '\n')) await new Promise((r) => { res.once('drain', r); res.once('close', r); });
+  };
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.flushHeaders();
+  if (untilNs !== undefined && untilNs <= nowMs * 1e6) {
+    for (const ev of engine.events.past(sinceNs, untilNs)) await write(ev);
+    res.end();
+    return;
+  }
+  const sub = engine.events.subscribe(sinceNs, untilNs);
   const stop = () => sub.close();
   res.on('close', stop);
-  const timer = untilMs !== undefined ? setTimeout(stop, Math.max(0, untilMs - Date.now())) : undefined;
+  const timer = untilNs !== undefined ? setTimeout(stop, Math.max(0, untilNs / 1e6 - Date.now())) : undefined;
   try {
     for (let ev = await sub.next(); ev; ev = await sub.next()) {
-      if (untilMs !== undefined && ev.time * 1000 > untilMs) break;
-      const want = (k: string, v: string | undefined) => !filters.has(k) || (v !== undefined && filters.get(k)!.includes(v));
-      if (!want('type', ev.Type) || !want('event', ev.Action)) continue;
-      if (filters.has('container') && !(ev.Type === 'container' && (filters.get('container')!.includes(ev.Actor.ID) || filters.get('container')!.includes(ev.Actor.Attributes.name)))) continue;
-      if (!res.write(JSON.stringify(ev) + '\n')) await new Promise((r) => res.once('drain', r));
+      if (untilNs !== undefined && ev.timeNano > untilNs) break;
+      await write(ev);
     }
   } finally {
     if (timer) clearTimeout(timer);
@@ -219,12 +232,7 @@ function emptyCollections(): Route[] {
 
 /** Docker endpoints berth does not serve yet: a clear 501 rather than a 404 or a hang. */
 const PLANNED: [string, string][] = [
-  ['POST', '/containers/{id}/restart'], ['POST', '/containers/{id}/pause'], ['POST', '/containers/{id}/unpause'],
-  ['POST', '/containers/{id}/rename'], ['POST', '/containers/{id}/update'], ['GET', '/containers/{id}/top'],
-  ['GET', '/containers/{id}/changes'], ['GET', '/containers/{id}/export'], ['GET', '/containers/{id}/stats'],
-  ['GET', '/containers/{id}/archive'], ['PUT', '/containers/{id}/archive'], ['HEAD', '/containers/{id}/archive'],
-  ['POST', '/containers/{id}/exec'], ['POST', '/exec/{id}/start'], ['POST', '/exec/{id}/resize'], ['GET', '/exec/{id}/json'],
-  ['POST', '/containers/prune'], ['POST', '/commit'], ['GET', '/containers/{id}/attach/ws'],
+  ['GET', '/containers/{id}/attach/ws'],
   ['GET', '/images/{name*}/history'], ['POST', '/images/{name*}/push'], ['GET', '/images/{name*}/get'], ['GET', '/images/get'],
   ['POST', '/images/load'], ['GET', '/images/search'], ['POST', '/images/prune'], ['POST', '/build'], ['POST', '/build/prune'],
   ['POST', '/auth'], ['GET', '/system/df'], ['GET', '/distribution/{name*}/json'], ['POST', '/session'],

@@ -10,6 +10,8 @@ import { parseReference, ReferenceError, familiarName, withDefaultTag } from '..
 import { Demuxer, StreamId } from '../../wire/stdcopy';
 import { type Command, type CommandContext, daemonErrorText, type Io } from '../command';
 import type { FlagSpec, ParsedFlags } from '../flags';
+import { healthcheckBody, POLICY_FLAGS, restartBody } from './run-policy';
+import { CREATE_RESOURCE_FLAGS, createHostFields, readKeyValueFile } from './run-resources';
 
 const CREATE_FLAGS: FlagSpec[] = [
   { name: 'env', short: 'e', type: 'list', description: 'Set environment variables' },
@@ -25,6 +27,8 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: 'stop-timeout', type: 'int', description: 'Timeout (in seconds) to stop a container' },
   { name: 'user', short: 'u', type: 'string', description: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { name: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
+  ...POLICY_FLAGS,
+  ...CREATE_RESOURCE_FLAGS,
 ];
 
 const RUN_FLAGS: FlagSpec[] = [
@@ -64,22 +68,25 @@ export function createBody(flags: ParsedFlags, args: string[], attached: boolean
     Tty: false,
     OpenStdin: interactive,
     StdinOnce: attached && interactive,
-    Env: envList(flags.list('env')),
+    // Files first, then the flags (which win), as the docker CLI reads them.
+    Env: envList([...flags.list('env-file').flatMap((f) => readKeyValueFile(f, (k) => process.env[k])), ...flags.list('env')]),
     Cmd: cmd.length > 0 ? cmd : null,
     Image: image,
     Volumes: {},
     WorkingDir: flags.string('workdir'),
     Entrypoint: flags.changed.has('entrypoint') ? [flags.string('entrypoint')] : null,
     OnBuild: null,
-    Labels: labelMap(flags.list('label')),
+    Labels: labelMap([...flags.list('label-file').flatMap((f) => readKeyValueFile(f)), ...flags.list('label')]),
     ...(flags.string('stop-signal') ? { StopSignal: flags.string('stop-signal') } : {}),
     ...(flags.changed.has('stop-timeout') ? { StopTimeout: flags.int('stop-timeout') } : {}),
+    ...(healthcheckBody(flags) ? { Healthcheck: healthcheckBody(flags) } : {}),
     HostConfig: {
       AutoRemove: flags.bool('rm'),
       ReadonlyRootfs: flags.bool('read-only'),
       GroupAdd: flags.list('group-add').length ? flags.list('group-add') : null,
       NetworkMode: 'default',
-      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      RestartPolicy: restartBody(flags),
+      ...createHostFields(flags),
     },
     NetworkingConfig: { EndpointsConfig: {} },
   };

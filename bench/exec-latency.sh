@@ -1,0 +1,81 @@
+#!/bin/bash
+# Exec latency and the cost of running containers, measured through the docker CLI against berthd:
+#   exec      : median wall time of `docker exec <c> true` (N runs, default 20, after a warm-up)
+#   runc exec : the floor: `runc exec` of the same container with no daemon or monitor in between
+#   starts    : wall time of 50 `docker run -d busybox sleep` one after another
+#   memory    : PSS of the per-container monitor (conmon), averaged over the 50 running containers,
+#               plus berthd's RSS growth per container; berthd's RSS idle and with 50 running
+# Docker's figures on this machine (from issue 3) are printed beside berth's for comparison.
+# Usage (as root, after `npm ci`): bench/exec-latency.sh [N]
+# It starts its own berthd on a temp data root and socket and removes everything it made.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-20}
+COUNT=50
+[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/berth-bench-XXXXXX)
+sock="$work/berth.sock"
+daemon_pid=""
+export DOCKER_HOST="unix://$sock" DOCKER_CONFIG="$work/docker-config"
+cleanup() {
+  if [ -n "$daemon_pid" ]; then
+    docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
+    kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+  fi
+  grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p .cache
+[ -s .cache/busybox-static.tar ] || ./scripts/make-busybox-rootfs.sh .cache/busybox-static.tar static
+
+# Without live-restore the daemon stops what it runs when the script ends.
+./bin/berthd -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --log-level warn --live-restore=false 2>"$work/berthd.log" &
+daemon_pid=$!
+for _ in $(seq 100); do ./bin/berth -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+./bin/berth -H "unix://$sock" import .cache/busybox-static.tar busybox >/dev/null
+
+median() {
+  local times=() s e
+  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
+  for _ in $(seq "$N"); do
+    s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N)
+    times+=($(( (e - s) / 1000 )))
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f ms (min %.1f, max %.1f)", m/1000, a[1]/1000, a[NR]/1000}'
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+
+echo "berth: exec latency and per-container cost ($(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
+sleep 2
+idle_rss=$(rss_kb "$daemon_pid")
+
+docker run -d --name exec-target busybox sleep 100000 >/dev/null
+id=$(docker inspect -f '{{.Id}}' exec-target)
+printf '  %-46s %-34s docker: 62–73 ms\n' "docker exec <c> true (median of $N)" "$(median docker exec exec-target true)"
+cat >"$work/process.json" <<'JSON'
+{"args":["/bin/true"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0},"terminal":false}
+JSON
+printf '  %-46s %s\n' "runc exec (floor: no daemon, no monitor)" "$(median runc --root "$work/exec/runc" exec --process "$work/process.json" "$id")"
+docker rm -f exec-target >/dev/null
+sleep 2
+
+s=$(date +%s%N)
+for i in $(seq "$COUNT"); do docker run -d --name "idle-$i" busybox sleep 100000 >/dev/null; done
+e=$(date +%s%N)
+printf '  %-46s %-34s docker: 12.8 s\n' "$COUNT × docker run -d, one after another" "$(awk -v t=$(( (e - s) / 1000000 )) 'BEGIN {printf "%.2f s", t/1000}')"
+sleep 3
+
+monitors=$(for i in $(seq "$COUNT"); do cat "$work/exec/ctr/$(docker inspect -f '{{.Id}}' "idle-$i")/conmon.pid"; echo; done)
+total_pss=0
+for p in $monitors; do total_pss=$((total_pss + $(pss_kb "$p"))); done
+busy_rss=$(rss_kb "$daemon_pid")
+per_ctr=$(awk -v p="$total_pss" -v n="$COUNT" 'BEGIN {printf "%.2f MB", p/n/1024}')
+growth=$(awk -v a="$busy_rss" -v b="$idle_rss" -v n="$COUNT" 'BEGIN {printf "%.2f MB", (a-b)/n/1024}')
+printf '  %-46s %-34s docker: 2.6 MB (containerd-shim)\n' "monitor PSS per running container" "$per_ctr"
+printf '  %-46s %s\n' "berthd RSS growth per running container" "$growth"
+printf '  %-46s %-34s docker: 151 MB (dockerd)\n' "berthd RSS idle" "$(awk -v k="$idle_rss" 'BEGIN {printf "%.1f MB", k/1024}')"
+printf '  %-46s %s\n' "berthd RSS with $COUNT running" "$(awk -v k="$busy_rss" 'BEGIN {printf "%.1f MB", k/1024}')"
