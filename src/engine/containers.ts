@@ -6,7 +6,12 @@
  *   created ──start──▶ running ──exit──▶ exited ──start──▶ running …
  *      └───────────────────┴── remove ──▶ (gone)
  * start, exit handling and removal run under a per-container lock; stop and kill only send
- * signals and wait for the exit that conmon reports (ExitWatcher → onExit).
+ * signals and wait for the exit that conmon reports (ExitWatcher → onExit). An exit may lead to
+ * a restart (restart-policy.ts) and a start to health probing (health.ts).
+ *
+ * This file is long on purpose: every transition of the state machine is here, so the lock
+ * discipline between them can be read in one place. The plumbing below it (mount, bundle,
+ * conmon, teardown) is container-runtime.ts.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -17,10 +22,9 @@ import type { LayerStore } from '../store/layers';
 import type { OverlaySnapshotter } from '../store/snapshots';
 import { AttachHub, type AttachSink } from '../runtime/attach';
 import { type LogReadOptions, type LogRecord, readContainerLog } from '../runtime/container-log';
-import { keepRotated, type LogConfig, type LogOptions, logOptions } from '../runtime/log-rotation';
 import type { Monitor } from '../runtime/monitor';
 import type { Runc } from '../runtime/runc';
-import { writeBundle } from './container-bundle';
+import { ContainerRuntime } from './container-runtime';
 import {
   buildSpec, type ContainerRecord, type ContainerSpec, type ContainerState, type CreateRequest, initialState, ZERO_TIME,
 } from './container-model';
@@ -46,7 +50,6 @@ export interface ContainerServiceDeps {
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
-const CGROUP_PARENT = '/berth';
 /** How long a runtime prepared at create time waits for its start before it is torn down. */
 const PREPARED_IDLE_MS = 2000;
 /** Docker's exit code when the real one cannot be known. */
@@ -62,7 +65,11 @@ export class ContainerService {
   healthProbe: HealthProbe | undefined;
   private shuttingDown = false;
 
-  constructor(private readonly d: ContainerServiceDeps) {}
+  private readonly rt: ContainerRuntime;
+
+  constructor(private readonly d: ContainerServiceDeps) {
+    this.rt = new ContainerRuntime(d);
+  }
 
   // ---- lookup ----------------------------------------------------------------------------
 
@@ -157,7 +164,7 @@ export class ContainerService {
       c.cancelRestart();
       if (st === 'paused') throw conflict('cannot start a paused container, try unpause instead');
       if (c.removed) throw conflict(`container is marked for removal and cannot be started`);
-      const prepared = c.prepared ?? this.prepareRuntime(c);
+      const prepared = c.prepared ?? this.rt.prepare(c);
       c.prepared = undefined;
       let pid: number;
       try {
@@ -191,7 +198,7 @@ export class ContainerService {
    * is done. A prepared runtime nobody starts is torn down after PREPARED_IDLE_MS.
    */
   private prewarm(c: Container): void {
-    const p = c.lock.run(() => this.prepareRuntime(c));
+    const p = c.lock.run(() => this.rt.prepare(c));
     c.prepared = p;
     p.then(
       () => {
@@ -211,34 +218,13 @@ export class ContainerService {
     const p = c.prepared;
     if (!p) return;
     c.prepared = undefined;
-    c.teardown = this.track(p.then(() => this.teardownRuntime(c), () => {}));
-  }
-
-  /** Mount, bundle, conmon + runc create: the container exists but has not run its program yet. */
-  private async prepareRuntime(c: Container): Promise<number> {
-    await c.teardown;
-    const { id } = c;
-    const bundle = this.bundleDir(id);
-    try {
-      const rootfs = this.d.snapshots.mount(id, this.d.layers.stack(c.r.layer!), { volatile: c.r.spec.HostConfig.AutoRemove });
-      writeBundle(bundle, c.r, rootfs, CGROUP_PARENT);
-      const { Config: cfg } = c.r.spec;
-      const { pid } = await this.d.monitor.create({
-        id, name: c.r.name, bundle, logPath: this.logPath(id), terminal: cfg.Tty, stdin: cfg.OpenStdin, stdinOnce: cfg.StdinOnce,
-        logSizeMax: this.logOptions(c).maxSize,
-      });
-      this.keepLog(c);
-      return pid;
-    } catch (e) {
-      this.unmountQuietly(id);
-      throw e;
-    }
+    c.teardown = this.rt.track(p.then(() => this.rt.teardown(c), () => {}));
   }
 
   /** Undoes a failed start and records the failure as Docker does; returns the error to throw. */
   private startFailed(c: Container, e: unknown, runtimeCreated: boolean): BerthError {
-    if (runtimeCreated) c.teardown = this.track(this.teardownRuntime(c));
-    else this.unmountQuietly(c.id);
+    if (runtimeCreated) c.teardown = this.rt.track(this.rt.teardown(c));
+    else this.rt.unmountQuietly(c.id);
     c.hub?.close();
     const msg = e instanceof Error ? e.message : String(e);
     // Docker keeps the container as it was ("created" or "exited") with the error and an exit code.
@@ -246,14 +232,6 @@ export class ContainerService {
     this.setState(c, { ...c.state, Error: msg, ExitCode: exitCode });
     if (e instanceof BerthError && e.kind !== 'internal') return e;
     return new BerthError(exitCode === EXIT_UNKNOWN ? 'internal' : 'invalid', msg, { cause: e });
-  }
-
-  private unmountQuietly(id: string): void {
-    try {
-      this.d.snapshots.unmount(id);
-    } catch (e) {
-      this.d.log('warn', 'rootfs still busy', { id, error: String(e) });
-    }
   }
 
   // ---- exit ------------------------------------------------------------------------------
@@ -289,7 +267,7 @@ export class ContainerService {
     this.setState(c, {
       ...c.state, Status: restart ? 'restarting' : 'exited', Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt.toISOString(), Health: health,
     });
-    c.teardown = this.track(this.teardownRuntime(c));
+    c.teardown = this.rt.track(this.rt.teardown(c));
     if (oom) this.emit(c.r, 'oom');
     this.emit(c.r, 'die', { exitCode: String(code) });
     c.notifyExit();
@@ -334,32 +312,9 @@ export class ContainerService {
     c.health.start();
   }
 
-  private async teardownRuntime(c: Container): Promise<void> {
-    const { id } = c;
-    // Spawning runc forks the daemon (milliseconds of blocked event loop): let the replies that
-    // this exit unblocks (wait, removal) go out first.
-    await new Promise((r) => setImmediate(r));
-    await this.d.runc.delete(id, true).catch((e) => this.d.log('warn', 'runc delete failed', { id, error: String(e) }));
-    // conmon writes its exit file when it sees the init die; wait for it to finish, so no late
-    // exit file can be taken for the exit of the next start.
-    await this.d.monitor.waitGone(id);
-    this.d.monitor.cleanup(id, this.bundleDir(id));
-    await this.d.snapshots.unmountAsync(id).catch((e) => this.d.log('warn', 'rootfs still busy', { id, error: String(e) }));
-  }
-
-  /** Background work the daemon must finish before it exits. */
-  private readonly pending = new Set<Promise<void>>();
-
-  private track(p: Promise<void>): Promise<void> {
-    const t = p.catch((e) => this.d.log('error', 'background cleanup failed', { error: String(e) }));
-    this.pending.add(t);
-    void t.finally(() => this.pending.delete(t));
-    return t;
-  }
-
   /** Waits for trailing cleanups (daemon shutdown, tests). */
-  async drain(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  drain(): Promise<void> {
+    return this.rt.drain();
   }
 
   // ---- stop / kill / wait ----------------------------------------------------------------
@@ -542,16 +497,11 @@ export class ContainerService {
       return true;
     });
     if (!removedNow) return;
-    this.track(this.deleteFiles(c));
+    this.rt.track(this.rt.deleteFiles(c).then(() => {
+      if (c.r.layer && !this.d.images.get(c.r.imageId)) this.d.images.releaseLayers(c.r.layer);
+    }));
     this.emit(c.r, 'destroy');
     c.notifyRemoved();
-  }
-
-  private async deleteFiles(c: Container): Promise<void> {
-    await c.teardown;
-    await this.d.snapshots.removeAsync(c.id);
-    await fs.promises.rm(this.bundleDir(c.id), { recursive: true, force: true });
-    if (c.r.layer && !this.d.images.get(c.r.imageId)) this.d.images.releaseLayers(c.r.layer);
   }
 
   // ---- attach / logs ---------------------------------------------------------------------
@@ -579,21 +529,12 @@ export class ContainerService {
     return { tty: c.r.spec.Config.Tty, records: readContainerLog(this.logPath(c.id), { ...opts, stopped }) };
   }
 
-  private logOptions(c: Container): LogOptions {
-    return logOptions((c.r.spec.HostConfig.LogConfig as LogConfig | undefined)?.Config);
-  }
-
-  /** Keeps the files conmon's log cuts leave (runtime/log-rotation.ts) while the container's monitor runs. */
-  private keepLog(c: Container): void {
-    keepRotated(this.logPath(c.id), this.logOptions(c), () => this.d.monitor.alive(c.id), (e) => this.d.log('warn', 'log rotation failed', { id: c.id, error: String(e) }));
-  }
-
   logPath(id: string): string {
-    return join(this.bundleDir(id), 'ctr.log');
+    return this.rt.logPath(id);
   }
 
   bundleDir(id: string): string {
-    return join(this.d.dataRoot, 'containers', id);
+    return this.rt.bundleDir(id);
   }
 
   // ---- persistence and reconciliation ----------------------------------------------------
@@ -629,11 +570,11 @@ export class ContainerService {
           await c.lock.run(() => this.finishExit(c, EXIT_UNKNOWN));
         } else {
           this.startHealth(c); // adopted: probing resumes where it was
-          this.keepLog(c);
+          this.rt.keepLog(c);
         }
       } else if (inRuntime.has(c.id)) {
         // The daemon stopped before this container's runtime cleanup finished.
-        c.teardown = this.track(this.teardownRuntime(c));
+        c.teardown = this.rt.track(this.rt.teardown(c));
       } else {
         try {
           this.d.snapshots.unmount(c.id);

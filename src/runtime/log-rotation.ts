@@ -181,8 +181,10 @@ export function keepRotated(logPath: string, opts: LogOptions, alive: () => bool
   const handle = { stop };
   keepers.set(logPath, handle);
   try {
-    watcher = fs.watch(dirname(logPath), (_ev, name) => {
-      if (name === basename(logPath)) run();
+    // Only 'rename' (a file created or replaced): 'change' fires on every line conmon writes,
+    // and a chatty container must not wake the daemon per line.
+    watcher = fs.watch(dirname(logPath), (ev, name) => {
+      if (ev === 'rename' && name === basename(logPath)) run();
     });
     watcher.on('error', stop); // the container's directory was removed
   } catch {

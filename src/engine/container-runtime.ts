@@ -1,0 +1,112 @@
+/**
+ * A container's runtime plumbing, below the lifecycle the container service decides: the
+ * rootfs mount, the OCI bundle, conmon with `runc create`, and the teardown after an exit
+ * (runc delete, conmon's leftovers, unmount), which trails behind the exit on the event loop and
+ * is tracked so the daemon can wait for it before exiting.
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import type { LayerStore } from '../store/layers';
+import type { OverlaySnapshotter } from '../store/snapshots';
+import { keepRotated, type LogConfig, type LogOptions, logOptions } from '../runtime/log-rotation';
+import type { Monitor } from '../runtime/monitor';
+import type { Runc } from '../runtime/runc';
+import type { Container } from './container';
+import { writeBundle } from './container-bundle';
+
+export interface ContainerRuntimeDeps {
+  dataRoot: string;
+  layers: LayerStore;
+  snapshots: OverlaySnapshotter;
+  runc: Runc;
+  monitor: Monitor;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+const CGROUP_PARENT = '/berth';
+
+export class ContainerRuntime {
+  /** Background work the daemon must finish before it exits. */
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(private readonly d: ContainerRuntimeDeps) {}
+
+  bundleDir(id: string): string {
+    return join(this.d.dataRoot, 'containers', id);
+  }
+
+  logPath(id: string): string {
+    return join(this.bundleDir(id), 'ctr.log');
+  }
+
+  /** Mount, bundle, conmon + runc create: the container exists but has not run its program yet. Resolves to the init pid. */
+  async prepare(c: Container): Promise<number> {
+    await c.teardown;
+    const { id } = c;
+    const bundle = this.bundleDir(id);
+    try {
+      const rootfs = this.d.snapshots.mount(id, this.d.layers.stack(c.r.layer!), { volatile: c.r.spec.HostConfig.AutoRemove });
+      writeBundle(bundle, c.r, rootfs, CGROUP_PARENT);
+      const { Config: cfg } = c.r.spec;
+      const { pid } = await this.d.monitor.create({
+        id, name: c.r.name, bundle, logPath: this.logPath(id), terminal: cfg.Tty, stdin: cfg.OpenStdin, stdinOnce: cfg.StdinOnce,
+        logSizeMax: this.logOptions(c).maxSize,
+      });
+      this.keepLog(c);
+      return pid;
+    } catch (e) {
+      this.unmountQuietly(id);
+      throw e;
+    }
+  }
+
+  /** After an exit: runc delete, conmon's leftovers, unmount. */
+  async teardown(c: Container): Promise<void> {
+    const { id } = c;
+    // Spawning runc forks the daemon (milliseconds of blocked event loop): let the replies that
+    // this exit unblocks (wait, removal) go out first.
+    await new Promise((r) => setImmediate(r));
+    await this.d.runc.delete(id, true).catch((e) => this.d.log('warn', 'runc delete failed', { id, error: String(e) }));
+    // conmon writes its exit file when it sees the init die; wait for it to finish, so no late
+    // exit file can be taken for the exit of the next start.
+    await this.d.monitor.waitGone(id);
+    this.d.monitor.cleanup(id, this.bundleDir(id));
+    await this.d.snapshots.unmountAsync(id).catch((e) => this.d.log('warn', 'rootfs still busy', { id, error: String(e) }));
+  }
+
+  /** Deletes a removed container's writable layer and bundle once its teardown is done. */
+  async deleteFiles(c: Container): Promise<void> {
+    await c.teardown;
+    await this.d.snapshots.removeAsync(c.id);
+    await fs.promises.rm(this.bundleDir(c.id), { recursive: true, force: true });
+  }
+
+  unmountQuietly(id: string): void {
+    try {
+      this.d.snapshots.unmount(id);
+    } catch (e) {
+      this.d.log('warn', 'rootfs still busy', { id, error: String(e) });
+    }
+  }
+
+  logOptions(c: Container): LogOptions {
+    return logOptions((c.r.spec.HostConfig.LogConfig as LogConfig | undefined)?.Config);
+  }
+
+  /** Keeps the files conmon's log cuts leave (runtime/log-rotation.ts) while the container's monitor runs. */
+  keepLog(c: Container): void {
+    keepRotated(this.logPath(c.id), this.logOptions(c), () => this.d.monitor.alive(c.id), (e) => this.d.log('warn', 'log rotation failed', { id: c.id, error: String(e) }));
+  }
+
+  track(p: Promise<void>): Promise<void> {
+    const t = p.catch((e) => this.d.log('error', 'background cleanup failed', { error: String(e) }));
+    this.pending.add(t);
+    void t.finally(() => this.pending.delete(t));
+    return t;
+  }
+
+  /** Waits for trailing cleanups (daemon shutdown, tests). */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+}
