@@ -34,10 +34,12 @@
  *   parent: not dumpable; read everything that lives on the host (BPF file, cgroup.procs
  *     files, cap_last_cap) while still in the host's mount namespace; setns ipc, uts, net,
  *     pid (for children), mnt; fork.
- *   child: join cgroups (writes "0": itself), setns cgroup; keyring; rlimits; NNP; seccomp
+ *   parent: moves the child into the init's cgroups (a grace period's wait, overlapped with
+ *     the child's set-up), then lets it exec.
+ *   child: setns cgroup; keyring; rlimits; NNP; seccomp
  *     here if no NNP (loading needs CAP_SYS_ADMIN then); chdir; bounding set; keep caps;
  *     stdio ownership; setgroups/setresgid/setresuid; chdir again if needed; capset; ambient;
- *     PATH lookup; parent-death signal; seccomp here if NNP; execve.
+ *     PATH lookup; parent-death signal; wait for the cgroups; seccomp here if NNP; execve.
  *   parent: forwards signals, waits, exits with the child's status.
  * The child is never dumpable before execve, so a container process cannot open its
  * /proc/<pid>/exe, root or fds (CVE-2019-5736) without CAP_SYS_PTRACE.
@@ -562,12 +564,9 @@ static __attribute__((noreturn)) void chdir_failed(void) {
 }
 
 /* `parent`: what getppid() says while the parent lives (0 when it is outside our pid namespace). */
-static __attribute__((noreturn)) void child(int ns_cgroup, const sigset_t *oldmask, pid_t parent) {
+static __attribute__((noreturn)) void child(int ns_cgroup, int cgroups_joined, const sigset_t *oldmask, pid_t parent) {
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) DIE_ERRNO("prctl(PR_SET_DUMPABLE)");
-  for (size_t i = 0; i < ncgroup_fds; i++) {
-    write_all(cgroup_fds[i], "0", "cannot join the container's cgroup");
-    close(cgroup_fds[i]);
-  }
+  for (size_t i = 0; i < ncgroup_fds; i++) close(cgroup_fds[i]);
   if (ns_cgroup >= 0) {
     if (setns(ns_cgroup, CLONE_NEWCGROUP)) DIE_ERRNO("cannot join the container's cgroup namespace");
     close(ns_cgroup);
@@ -609,6 +608,11 @@ static __attribute__((noreturn)) void child(int ns_cgroup, const sigset_t *oldma
    * parent did not die before it was set (we would have been reparented). */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) DIE_ERRNO("prctl(PR_SET_PDEATHSIG)");
   if (getppid() != parent) _exit(EXIT_FAILED);
+  /* The parent moves us into the container's cgroups meanwhile: wait for that before execve. */
+  char joined;
+  ssize_t r;
+  while ((r = read(cgroups_joined, &joined, 1)) < 0 && errno == EINTR) {}
+  if (r != 1) _exit(EXIT_FAILED); /* the parent could not move us: it reports why */
   if (sigprocmask(SIG_SETMASK, oldmask, NULL)) DIE_ERRNO("sigprocmask");
   if (opt.seccomp_file && opt.no_new_privs) load_seccomp();
   execve(path, opt.argv, env);
@@ -685,20 +689,36 @@ int main(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   for (size_t i = 0; i < sizeof FORWARDED / sizeof *FORWARDED; i++) sigaction(FORWARDED[i], &sa, NULL);
 
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC)) DIE_ERRNO("pipe");
+  int pipefd[2], joined[2];
+  if (pipe2(pipefd, O_CLOEXEC) || pipe2(joined, O_CLOEXEC)) DIE_ERRNO("pipe");
   pid_t pid = fork();
   if (pid < 0) DIE_ERRNO("fork");
   if (pid == 0) {
     close(pipefd[0]);
+    close(joined[1]);
     err_pipe = pipefd[1];
     for (size_t i = 0; i < sizeof FORWARDED / sizeof *FORWARDED; i++) signal(FORWARDED[i], SIG_DFL);
-    child(ns_cgroup, &old, parent);
+    child(ns_cgroup, joined[0], &old, parent);
   }
   child_pid = pid;
+  signal(SIGPIPE, SIG_IGN); /* a child that died early, or a caller gone: EPIPE, not death */
   close(pipefd[1]);
+  close(joined[0]);
   if (ns_cgroup >= 0) close(ns_cgroup);
-  for (size_t i = 0; i < ncgroup_fds; i++) close(cgroup_fds[i]);
+  /* Moving a process between cgroups waits for an RCU grace period (ms): done here, by host
+   * pid, while the child sets itself up, instead of by the child first. */
+  char pidstr[16];
+  snprintf(pidstr, sizeof pidstr, "%d", (int)pid);
+  int cgroup_errno = 0;
+  for (size_t i = 0; i < ncgroup_fds; i++) {
+    ssize_t w;
+    while ((w = write(cgroup_fds[i], pidstr, strlen(pidstr))) < 0 && errno == EINTR) {}
+    if (w < 0 && !cgroup_errno) cgroup_errno = errno;
+    close(cgroup_fds[i]);
+  }
+  /* Without the byte, the child ends silently before execve. */
+  if (!cgroup_errno && write(joined[1], "1", 1) != 1) cgroup_errno = errno;
+  close(joined[1]);
   sigprocmask(SIG_SETMASK, &old, NULL);
 
   /* EOF without a message: execve succeeded (the pipe is close-on-exec). */
@@ -713,6 +733,11 @@ int main(int argc, char **argv) {
   }
   close(pipefd[0]);
   msg[n] = 0;
+  if (n == 0 && cgroup_errno) {
+    wait_child();
+    errno = cgroup_errno;
+    DIE_ERRNO("cannot join the container's cgroup");
+  }
   if (n > 0) {
     int status = wait_child();
     char *text = strchr(msg, ' ');

@@ -9,7 +9,9 @@
 import { spawn, type ChildProcess, type IOType } from 'node:child_process';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import type { Readable, Stream } from 'node:stream';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import type { Readable, Stream, Writable } from 'node:stream';
 import { BerthError } from '../errors';
 import { ExecStartError } from './exec-monitor';
 import { CAPABILITY_NUMBERS, type OciRlimit } from './oci-spec';
@@ -42,15 +44,19 @@ export interface NativeExecOptions {
   seccomp?: SeccompBpf;
   /** Names the session keyring `_ses.<id>`, as runc does; without it the daemon's is inherited. */
   containerId?: string;
-  /** fds 0, 1, 2 of the process, as for child_process.spawn (default: pipes). */
+  /** fds 0, 1, 2 of the process, as for child_process.spawn; 'pipe' is an OS pipe (the default). */
   stdio?: [Stdio, Stdio, Stdio];
   /** Another build of berth-exec (tests). */
   binary?: string;
 }
 
 export interface NativeExecSession {
-  /** berth-exec itself: its stdio streams are the process's; kill() forwards the signal. */
+  /** berth-exec itself; kill() forwards the signal to the process (SIGKILL kills both). */
   child: ChildProcess;
+  /** Our ends of the process's stdio pipes, for the fds given as 'pipe'. */
+  stdin: Writable | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
   /** The process's host pid once it runs; rejects with ExecStartError if it never ran. */
   started: Promise<number>;
   /** The exit code: the program's, 128+N for signal N, 126/127 if it never ran. */
@@ -120,15 +126,51 @@ function environment(env: string[] = []): Record<string, string> {
   return out;
 }
 
+interface Libc {
+  pipe2: (fds: Int32Array, flags: number) => number;
+}
+let libc: Libc | undefined;
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * An OS pipe: [our end, the process's end], both close-on-exec (spawn dup2s the process's end
+ * onto its fd, which clears the flag there). Node's own 'pipe' stdio is a socketpair, and a
+ * socket cannot be reopened through /dev/stdout or /proc/self/fd/N (ENXIO), which scripts in
+ * containers do; runc hands out pipes.
+ */
+function osPipe(forWriting: boolean): { ours: Readable | Writable; theirs: number } {
+  if (!libc) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const koffi = require('koffi') as { load(p: string): { func(sig: string): unknown } };
+    libc = { pipe2: koffi.load('libc.so.6').func('int pipe2(_Out_ int *fds, int flags)') as Libc['pipe2'] };
+  }
+  const fds = new Int32Array(2);
+  if (libc.pipe2(fds, O_CLOEXEC) !== 0) throw new BerthError('internal', 'Cannot create a pipe for the exec');
+  const [r, w] = [fds[0]!, fds[1]!];
+  // The process reads its stdin from the read end; we read its output from the read end.
+  return forWriting
+    ? { ours: new net.Socket({ fd: w, readable: false, writable: true }), theirs: r }
+    : { ours: new net.Socket({ fd: r, readable: true, writable: false }), theirs: w };
+}
+
 /** Runs `o.process` in the container of `o.initPid` through berth-exec. */
 export function nativeExec(o: NativeExecOptions): NativeExecSession {
   const reason = nativeExecUnsupported(o.process);
   if (reason) throw new BerthError('invalid', `berth-exec cannot run an exec with ${reason}`);
-  const [i, out, err] = o.stdio ?? ['pipe', 'pipe', 'pipe'];
-  const child = spawn(o.binary ?? BERTH_EXEC, nativeExecArgs(o, 3), {
-    stdio: [i, out, err, 'pipe'],
-    env: environment(o.process.env),
-  });
+  const pipes = (o.stdio ?? ['pipe', 'pipe', 'pipe']).map((s, fd) => (s === 'pipe' ? osPipe(fd === 0) : s));
+  let child: ChildProcess;
+  try {
+    child = spawn(o.binary ?? BERTH_EXEC, nativeExecArgs(o, 3), {
+      stdio: [...pipes.map((p) => (isPipe(p) ? p.theirs : p)), 'pipe'],
+      env: environment(o.process.env),
+    });
+  } finally {
+    for (const p of pipes) if (isPipe(p)) fs.closeSync(p.theirs);
+  }
+  const stream = (fd: number) => {
+    const p = pipes[fd];
+    return isPipe(p) ? p.ours : null;
+  };
   const exited = new Promise<number>((resolve) => {
     child.once('error', () => resolve(126));
     child.once('exit', (code, signal) => {
@@ -138,7 +180,14 @@ export function nativeExec(o: NativeExecOptions): NativeExecSession {
   });
   const started = readStatus(child.stdio[3] as Readable, child);
   started.catch(() => {});
-  return { child, started, exited };
+  return {
+    child, started, exited,
+    stdin: stream(0) as Writable | null, stdout: stream(1) as Readable | null, stderr: stream(2) as Readable | null,
+  };
+}
+
+function isPipe(p: unknown): p is { ours: Readable | Writable; theirs: number } {
+  return typeof p === 'object' && p !== null && 'theirs' in p;
 }
 
 function readStatus(status: Readable, child: ChildProcess): Promise<number> {
