@@ -96,6 +96,11 @@ describe('Docker-format profiles', () => {
       /both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'/);
   });
 
+  it('leaves out architectures the kernel cannot run', () => {
+    assert.deepEqual(toOciSeccomp(DEFAULT_SECCOMP, AMD64).architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+    assert.deepEqual(toOciSeccomp(DEFAULT_SECCOMP, { ...AMD64, unrunnableArches: ['SCMP_ARCH_X32'] }).architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
+  });
+
   it('an empty profile means no filter', () => {
     assert.equal(fromDockerProfile('{}'), null);
   });

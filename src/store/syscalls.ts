@@ -25,6 +25,7 @@ const c = {
   mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
   lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
   lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)'),
+  syscall0: libc.func('long syscall(long number, ...)'),
   strerror: libc.func('const char *strerror(int errnum)'),
 };
 
@@ -93,6 +94,17 @@ export function mknodWhiteout(path: string): void {
 
 export function lsetxattr(path: string, name: string, value: Buffer): void {
   check(c.lsetxattr(path, name, value, value.length, 0) as number, 'lsetxattr', `${path} ${name}`);
+}
+
+/**
+ * Whether the kernel runs x32-ABI system calls (CONFIG_X86_X32_ABI): getpid with the x32 bit
+ * answers ENOSYS when it does not. Filters need no x32 part on such kernels.
+ */
+export function x32Supported(): boolean {
+  if (process.arch !== 'x64') return false;
+  const X32_SYSCALL_BIT = 0x40000000;
+  const SYS_GETPID = 39;
+  return (c.syscall0(X32_SYSCALL_BIT | SYS_GETPID) as number) >= 0;
 }
 
 const ENODATA = 61;
