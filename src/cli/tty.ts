@@ -5,6 +5,7 @@
  * the detach keys are watched here, as the docker CLI does, so a detach never reaches the
  * container; the daemon watches for them too, for clients that don't.
  */
+import { spawnSync } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { ReadStream, WriteStream } from 'node:tty';
@@ -34,6 +35,9 @@ export function rawMode(io: Io): () => void {
   const stdin = io.stdin as ReadStream;
   if (!isTerminal(stdin) || typeof stdin.setRawMode !== 'function') return () => {};
   stdin.setRawMode(true);
+  // libuv's raw mode keeps output processing (\n → \r\n); the program's own pty already did
+  // that, so turn it off as Go's MakeRaw does. Node's setRawMode(false) restores the saved mode.
+  if ((stdin as unknown as { fd?: number }).fd === 0) spawnSync('stty', ['-opost'], { stdio: [0, 'ignore', 'ignore'], timeout: 2000 });
   let restored = false;
   const restore = () => {
     if (restored) return;
@@ -76,6 +80,8 @@ export interface SessionOptions {
   tty: boolean;
   /** Docker's format; '' for the default ctrl-p,ctrl-q. Only watched with a TTY. */
   detachKeys: string;
+  /** Input is held until this resolves (a container's stdin exists only once it is started). */
+  inputAfter?: Promise<void>;
 }
 
 /**
@@ -132,9 +138,12 @@ export function runSession(socket: Socket, contentType: string, io: Io, o: Sessi
     };
     const onInputEnd = () => socket.end();
     if (o.stdin) {
-      stdin.on('data', onInput);
-      stdin.on('end', onInputEnd);
-      stdin.resume();
+      void (o.inputAfter ?? Promise.resolve()).then(() => {
+        if (settled) return;
+        stdin.on('data', onInput);
+        stdin.on('end', onInputEnd);
+        stdin.resume();
+      });
     }
   });
 }

@@ -437,7 +437,15 @@ export function allCapabilities(): string[] {
     } catch {
       // Keep every name we know.
     }
-    allCaps = CAP_NAMES.slice(0, last + 1).map((n) => `CAP_${n}`);
+    // Only what the daemon itself may hand out: a sandboxed host can lack some (runc then fails).
+    let bounding = (1n << BigInt(last + 1)) - 1n;
+    try {
+      const hex = /CapBnd:\s*([0-9a-f]+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+      if (hex) bounding = BigInt(`0x${hex}`);
+    } catch {
+      // Assume all.
+    }
+    allCaps = CAP_NAMES.slice(0, last + 1).filter((_, i) => (bounding >> BigInt(i)) & 1n).map((n) => `CAP_${n}`);
   }
   return allCaps;
 }

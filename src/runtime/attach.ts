@@ -21,11 +21,19 @@ export interface AttachSink {
 const STDOUT = 2;
 const STDERR = 3;
 const MAX_STDIN_PACKET = 32 * 1024;
+const MAX_EARLY_STDIN = 1 << 20;
 
 export class AttachHub {
   private socket: SeqpacketSocket | null = null;
   private readonly sinks = new Set<AttachSink>();
   private stdinWanted = false;
+  /**
+   * Input that came before the connection (clients stream stdin right after attaching, before
+   * the container starts), and a close that came with it: delivered once connected.
+   */
+  private earlyStdin: Buffer[] = [];
+  private earlyStdinBytes = 0;
+  private earlyClose = false;
 
   constructor(private readonly socketPath: string) {}
 
@@ -69,6 +77,14 @@ export class AttachHub {
       try {
         socket.connect(this.socketPath, () => {
           settled = true;
+          const early = this.earlyStdin;
+          this.earlyStdin = [];
+          this.earlyStdinBytes = 0;
+          for (const d of early) this.writeStdin(d);
+          if (this.earlyClose) {
+            this.earlyClose = false;
+            this.closeStdin();
+          }
           resolve();
         });
       } catch (e) {
@@ -78,7 +94,13 @@ export class AttachHub {
   }
 
   writeStdin(data: Buffer): void {
-    if (!this.socket) return;
+    if (!this.socket) {
+      if (this.stdinWanted && this.earlyStdinBytes + data.length <= MAX_EARLY_STDIN) {
+        this.earlyStdin.push(Buffer.from(data));
+        this.earlyStdinBytes += data.length;
+      }
+      return;
+    }
     for (let off = 0; off < data.length; off += MAX_STDIN_PACKET) {
       this.socket.write(data.subarray(off, Math.min(off + MAX_STDIN_PACKET, data.length)));
     }
@@ -86,6 +108,7 @@ export class AttachHub {
 
   /** Half-closes: conmon then closes the container's stdin (unless it keeps stdin open). */
   closeStdin(): void {
+    if (!this.socket && this.stdinWanted) this.earlyClose = true;
     this.stdinWanted = false;
     this.socket?.end();
   }

@@ -115,6 +115,8 @@ async function start(ctx: Ctx, engine: Engine): Promise<void> {
   sock.on('end', () => {
     if (!detached && !tty) h.closeStdin();
   });
+  // Paused while the body was read: an explicit pause outlasts new 'data' listeners.
+  sock.resume();
 }
 
 function startOptions(body: ExecStartRequest) {

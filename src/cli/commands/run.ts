@@ -8,8 +8,9 @@ import type { Readable } from 'node:stream';
 import { ApiError, type ApiClient, readAll } from '../../client/client';
 import { parseReference, ReferenceError, familiarName, withDefaultTag } from '../../wire/reference';
 import { Demuxer, StreamId } from '../../wire/stdcopy';
-import { type Command, type CommandContext, daemonErrorText, type Io } from '../command';
+import { type Command, type CommandContext, daemonErrorText, type Io, UsageError } from '../command';
 import type { FlagSpec, ParsedFlags } from '../flags';
+import { followTerminalSize, isTerminal, NOT_A_TTY, rawMode, runSession } from '../tty';
 import { healthcheckBody, POLICY_FLAGS, restartBody } from './run-policy';
 import { CREATE_RESOURCE_FLAGS, createHostFields, readKeyValueFile } from './run-resources';
 
@@ -27,6 +28,8 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: 'stop-timeout', type: 'int', description: 'Timeout (in seconds) to stop a container' },
   { name: 'user', short: 'u', type: 'string', description: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { name: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
+  { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
+  { name: 'attach', short: 'a', type: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
   ...POLICY_FLAGS,
   ...CREATE_RESOURCE_FLAGS,
 ];
@@ -34,6 +37,7 @@ const CREATE_FLAGS: FlagSpec[] = [
 const RUN_FLAGS: FlagSpec[] = [
   ...CREATE_FLAGS,
   { name: 'detach', short: 'd', type: 'bool', description: 'Run container in background and print container ID' },
+  { name: 'detach-keys', type: 'string', description: 'Override the key sequence for detaching a container' },
 ];
 
 /** -e KEY=VALUE, or -e KEY to pass the client's own value (dropped when unset, as Docker does). */
@@ -58,14 +62,15 @@ function labelMap(values: string[]): Record<string, string> {
 export function createBody(flags: ParsedFlags, args: string[], attached: boolean) {
   const [image, ...cmd] = args;
   const interactive = flags.bool('interactive');
+  const streams = attachStreams(flags);
   return {
     Hostname: flags.string('hostname'),
     Domainname: '',
     User: flags.string('user'),
-    AttachStdin: attached && interactive,
-    AttachStdout: attached,
-    AttachStderr: attached,
-    Tty: false,
+    AttachStdin: attached && (interactive || streams.includes('stdin')),
+    AttachStdout: attached && (streams.length === 0 || streams.includes('stdout')),
+    AttachStderr: attached && (streams.length === 0 || streams.includes('stderr')),
+    Tty: flags.bool('tty'),
     OpenStdin: interactive,
     StdinOnce: attached && interactive,
     // Files first, then the flags (which win), as the docker CLI reads them.
@@ -90,6 +95,17 @@ export function createBody(flags: ParsedFlags, args: string[], attached: boolean
     },
     NetworkingConfig: { EndpointsConfig: {} },
   };
+}
+
+/** -a/--attach: the streams named (any case), or none for the default (stdout and stderr). */
+export function attachStreams(flags: ParsedFlags): string[] {
+  return flags.list('attach').map((v) => {
+    const s = v.toLowerCase();
+    if (s !== 'stdin' && s !== 'stdout' && s !== 'stderr') {
+      throw new UsageError(`invalid argument "${v}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+    }
+    return s;
+  });
 }
 
 /** Creates the container; a missing image is reported as Docker reports it before its pull. */
@@ -162,25 +178,42 @@ export function pumpInput(socket: Socket, stdin: Readable): void {
   stdin.on('end', () => socket.end());
 }
 
-export async function attachAndStart(client: ApiClient, id: string, io: Io, o: { stdin: boolean; autoRemove: boolean; start: boolean }): Promise<number> {
+export async function attachAndStart(
+  client: ApiClient, id: string, io: Io,
+  o: { stdin: boolean; autoRemove: boolean; start: boolean; tty?: boolean; detachKeys?: string; stdout?: boolean; stderr?: boolean },
+): Promise<number> {
+  const tty = o.tty ?? false;
   const { socket, contentType } = await client.hijack(`/containers/${id}/attach`, {
-    stream: true, stdout: true, stderr: true, ...(o.stdin ? { stdin: true } : {}),
+    stream: true, stdout: o.stdout ?? true, stderr: o.stderr ?? true, ...(o.stdin ? { stdin: true } : {}), ...(o.detachKeys ? { detachKeys: o.detachKeys } : {}),
   });
-  const output = pumpOutput(socket, contentType, io);
+  let started!: () => void;
+  const restore = tty && o.stdin ? rawMode(io) : () => {};
+  const session = runSession(socket, contentType, io, {
+    stdin: o.stdin, tty, detachKeys: o.detachKeys ?? '', inputAfter: new Promise<void>((r) => (started = r)),
+  }, restore);
   const waitRes = await client.dispatch('POST', `/containers/${id}/wait`, { query: { condition: o.autoRemove ? 'removed' : 'next-exit' } });
   const waitBody = readAll(waitRes);
   if (o.start) {
     try {
       await client.call('POST', `/containers/${id}/start`);
     } catch (e) {
+      restore();
       socket.destroy();
       waitRes.destroy();
       io.stderr.write(`berth: ${daemonErrorText(e)}\n`);
       return startFailureCode(e instanceof Error ? e.message : '');
     }
   }
-  if (o.stdin) pumpInput(socket, io.stdin as Readable);
-  await output;
+  started();
+  const stopResize = tty ? followTerminalSize(io, (h, w) => client.call('POST', `/containers/${id}/resize`, { query: { h, w } }).then(() => {})) : () => {};
+  const how = await session;
+  stopResize();
+  restore();
+  if (how === 'detached') {
+    // The container keeps running; as the docker CLI, say nothing.
+    waitRes.destroy();
+    return 0;
+  }
   const result = JSON.parse(await waitBody) as { StatusCode: number; Error?: { Message: string } | null };
   if (result.Error?.Message) io.stderr.write(`berth: ${result.Error.Message}\n`);
   return result.StatusCode;
@@ -197,6 +230,10 @@ const run: Command = {
   async run(ctx) {
     const { flags, client, io } = ctx;
     const detach = flags.bool('detach');
+    if (!detach && flags.bool('tty') && flags.bool('interactive') && !isTerminal(io.stdin)) {
+      io.stderr.write(`${NOT_A_TTY}\n`);
+      return 1;
+    }
     let id: string;
     try {
       id = await createContainer(ctx, !detach);
@@ -214,7 +251,11 @@ const run: Command = {
       io.stdout.write(`${id}\n`);
       return 0;
     }
-    return attachAndStart(client, id, io, { stdin: flags.bool('interactive'), autoRemove: flags.bool('rm'), start: true });
+    const streams = attachStreams(flags);
+    return attachAndStart(client, id, io, {
+      stdin: flags.bool('interactive') || streams.includes('stdin'), autoRemove: flags.bool('rm'), start: true, tty: flags.bool('tty'),
+      detachKeys: flags.string('detach-keys'), stdout: streams.length === 0 || streams.includes('stdout'), stderr: streams.length === 0 || streams.includes('stderr'),
+    });
   },
 };
 
