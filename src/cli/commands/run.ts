@@ -3,11 +3,8 @@
  * create → attach (hijacked) → wait (next-exit, or removed with --rm) → start → copy output →
  * exit with the container's code.
  */
-import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import { ApiError, type ApiClient, readAll } from '../../client/client';
 import { parseReference, ReferenceError, familiarName, withDefaultTag } from '../../wire/reference';
-import { Demuxer, StreamId } from '../../wire/stdcopy';
 import { type Command, type CommandContext, daemonErrorText, type Io, UsageError } from '../command';
 import type { FlagSpec, ParsedFlags } from '../flags';
 import { followTerminalSize, isTerminal, NOT_A_TTY, rawMode, runSession } from '../tty';
@@ -152,30 +149,6 @@ export function startFailureCode(message: string): number {
   if (/executable file not found|no such file or directory/.test(message)) return 127;
   if (/permission denied/.test(message)) return 126;
   return 125;
-}
-
-/** Copies a hijacked attach stream to the terminal; resolves at the end of the container's output. */
-export function pumpOutput(socket: Socket, contentType: string, io: Io): Promise<void> {
-  const raw = !contentType.includes('multiplexed');
-  const demux = new Demuxer();
-  return new Promise((resolve) => {
-    socket.on('data', (chunk: Buffer) => {
-      if (raw) {
-        io.stdout.write(chunk);
-        return;
-      }
-      for (const f of demux.push(chunk)) (f.stream === StreamId.Stderr ? io.stderr : io.stdout).write(f.data);
-    });
-    socket.on('end', resolve);
-    socket.on('close', resolve);
-    socket.on('error', resolve);
-  });
-}
-
-/** Sends our stdin to the container, then half-closes so the container sees EOF. */
-export function pumpInput(socket: Socket, stdin: Readable): void {
-  stdin.on('data', (d: Buffer) => socket.write(d));
-  stdin.on('end', () => socket.end());
 }
 
 export async function attachAndStart(
