@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { once } from 'node:events';
 import { invalid } from '../errors';
 
 export interface Ctx {
@@ -96,4 +97,17 @@ export function matchLabels(labels: Record<string, string> | null | undefined, w
     if (i < 0) return labels != null && w in labels;
     return labels != null && labels[w.slice(0, i)] === w.slice(i + 1);
   });
+}
+
+/**
+ * Reads what is left of a rejected upload (up to a bound) so the client, still sending, gets to
+ * read the error instead of a broken pipe.
+ */
+export async function drainRequest(ctx: Ctx): Promise<void> {
+  if (ctx.req.readableEnded) return;
+  // An abandoned async iterator leaves a 'readable' listener, which keeps resume() from flowing.
+  ctx.req.removeAllListeners('readable');
+  ctx.req.on('data', () => {});
+  ctx.req.resume();
+  await Promise.race([once(ctx.req, 'end').catch(() => {}), new Promise((r) => setTimeout(r, 10_000).unref())]);
 }

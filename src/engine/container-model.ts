@@ -113,7 +113,7 @@ export function mergeEnv(image: string[] | null | undefined, user: string[] | nu
 }
 
 /** Docker's ReplaceOrAppendEnvValues: an entry replaces the one with its key in place, or is appended. */
-function replaceOrAppend(base: string[], extra: string[]): string[] {
+export function replaceOrAppend(base: string[], extra: string[]): string[] {
   const out = [...base];
   for (const e of extra) {
     const i = out.findIndex((x) => envKey(x) === envKey(e));

@@ -25,6 +25,7 @@ import { resolveUser } from '../runtime/user';
 import { DetachKeysError, parseDetachKeys } from '../wire/detach-keys';
 import type { Container } from './container';
 import { hostnameOf } from './container-bundle';
+import { replaceOrAppend } from './container-model';
 import type { ContainerService } from './containers';
 import type { EventBus } from './events';
 import { newId } from './names';
@@ -500,22 +501,6 @@ function assertRunning(c: Container): void {
 function validSize(s: [number, number] | null | undefined): [number, number] | null {
   if (!Array.isArray(s) || s.length !== 2 || !s.every((n) => Number.isInteger(n) && n >= 0)) return null;
   return s[0] > 0 && s[1] > 0 ? [s[0], s[1]] : null;
-}
-
-const envKey = (e: string) => {
-  const i = e.indexOf('=');
-  return i < 0 ? e : e.slice(0, i);
-};
-
-/** Docker's ReplaceOrAppendEnvValues: an entry replaces the one with its key in place, or is appended. */
-export function replaceOrAppend(base: string[], extra: string[]): string[] {
-  const out = [...base];
-  for (const e of extra) {
-    const i = out.findIndex((x) => envKey(x) === envKey(e));
-    if (i >= 0) out[i] = e;
-    else out.push(e);
-  }
-  return out;
 }
 
 const CAP_NAMES = [

@@ -2,14 +2,13 @@
  * A container's filesystem: archive (HEAD stat, GET out, PUT in: docker cp), export, changes
  * (docker diff) and POST /commit.
  */
-import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { invalid } from '../../errors';
 import type { ContainerConfig } from '../../engine/container-model';
 import type { Engine } from '../../engine/engine';
 import { decompress } from '../../store/compression';
 import type { PathStat, TarProcess } from '../../store/container-path';
-import { type Ctx, qbool, readJson, sendJson } from '../context';
+import { type Ctx, drainRequest, qbool, readJson, sendJson } from '../context';
 import type { Route } from '../server';
 
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
@@ -45,7 +44,7 @@ export function containerFsRoutes(engine: Engine): Route[] {
             copyUIDGID: qbool(ctx, 'copyUIDGID'),
           });
         } catch (e) {
-          await drain(ctx);
+          await drainRequest(ctx);
           throw e;
         }
         ctx.res!.writeHead(200, { 'Content-Length': 0 });
@@ -112,11 +111,3 @@ async function sendTar(ctx: Ctx, tar: TarProcess, headers: Record<string, string
   }
 }
 
-/** Reads what is left of a refused upload (bounded), so the client gets to read the error. */
-async function drain(ctx: Ctx): Promise<void> {
-  if (ctx.req.readableEnded) return;
-  ctx.req.removeAllListeners('readable');
-  ctx.req.on('data', () => {});
-  ctx.req.resume();
-  await Promise.race([once(ctx.req, 'end').catch(() => {}), new Promise((r) => setTimeout(r, 10_000).unref())]);
-}

@@ -1,7 +1,6 @@
 /**
  * Image endpoints: import (POST /images/create?fromSrc=-), list, inspect, tag, remove.
  */
-import { once } from 'node:events';
 import { BerthError, invalid } from '../../errors';
 import type { Engine } from '../../engine/engine';
 import type { ImageConfig } from '../../engine/image-config';
@@ -9,7 +8,7 @@ import type { ImageRecord } from '../../engine/images';
 import { decompress } from '../../store/compression';
 import { versionAtLeast } from '../../wire/api-version';
 import { parseReference, withDefaultTag, familiarName } from '../../wire/reference';
-import { type Ctx, matchLabels, parseFilters, qbool, sendJson, sendStatus } from '../context';
+import { type Ctx, drainRequest, matchLabels, parseFilters, qbool, sendJson, sendStatus } from '../context';
 import type { Route } from '../server';
 
 export function imageRoutes(engine: Engine): Route[] {
@@ -60,25 +59,13 @@ async function createImage(ctx: Ctx, engine: Engine): Promise<void> {
       changes: ctx.query.getAll('changes'),
     });
   } catch (e) {
-    await drain(ctx);
+    await drainRequest(ctx);
     throw e;
   }
   ctx.res!.writeHead(200, { 'Content-Type': 'application/json' });
   ctx.res!.end(JSON.stringify({ status: id }) + '\r\n');
 }
 
-/**
- * Reads what is left of a rejected upload (up to a bound) so the client, still sending, gets to
- * read the error instead of a broken pipe.
- */
-async function drain(ctx: Ctx): Promise<void> {
-  if (ctx.req.readableEnded) return;
-  // The abandoned async iterator left a 'readable' listener, which keeps resume() from flowing.
-  ctx.req.removeAllListeners('readable');
-  ctx.req.on('data', () => {});
-  ctx.req.resume();
-  await Promise.race([once(ctx.req, 'end').catch(() => {}), new Promise((r) => setTimeout(r, 10_000).unref())]);
-}
 
 function labelsOf(cfg: ImageConfig): Record<string, string> {
   return cfg.config?.Labels ?? {};
