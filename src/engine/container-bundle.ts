@@ -96,7 +96,8 @@ export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgr
     hostname,
     process: {
       terminal: config.Tty,
-      ...(config.Tty ? { consoleSize: { height: 24, width: 80 } } : {}),
+      // The client's terminal size when it sent one (docker run -t does), so the first prompt fits.
+      ...(config.Tty ? { consoleSize: consoleSizeOf(hc.ConsoleSize) } : {}),
       user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
       args: [r.spec.Path, ...r.spec.Args],
       env: processEnv(config, hostname),
@@ -184,4 +185,9 @@ function initBinary(): string {
   const found = INIT_CANDIDATES.find((p) => fs.existsSync(p));
   if (!found) throw new BerthError('internal', `could not find init binary docker-init: install Debian's tini package (${INIT_CANDIDATES[0]})`);
   return found;
+}
+
+function consoleSizeOf(size: unknown): { height: number; width: number } {
+  const ok = Array.isArray(size) && size.length === 2 && size.every((n) => Number.isInteger(n) && n > 0 && n < 65536);
+  return ok ? { height: size[0] as number, width: size[1] as number } : { height: 24, width: 80 };
 }

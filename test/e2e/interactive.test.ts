@@ -87,6 +87,13 @@ for (const cli of ['docker', 'berth'] as const) {
     assert.equal(r.code, 7, r.output);
   });
 
+  test(`${cli} run -t: the terminal's size is there from the first instant`, async () => {
+    // No resize can arrive before `stty size` runs: the size must come with the create.
+    const r = await pty(cli, ['run', '-t', '--rm', 'busybox', 'stty', 'size'], [['expect', '\\d+ \\d+', 15]]);
+    assert.ok(r.ok, `${r.err}\n${r.output}`);
+    assert.match(r.output, /^30 100\r?$/m);
+  });
+
   test(`${cli} exec -it: prompt, size, resize, exit code`, async () => {
     const name = `it-exec-${cli}`;
     assert.equal((await d.docker(['run', '-d', '--name', name, 'busybox', 'sleep', '1000'])).code, 0);

@@ -83,6 +83,7 @@ export function createBody(flags: ParsedFlags, args: string[], attached: boolean
     ...(flags.changed.has('stop-timeout') ? { StopTimeout: flags.int('stop-timeout') } : {}),
     ...(healthcheckBody(flags) ? { Healthcheck: healthcheckBody(flags) } : {}),
     HostConfig: {
+      ...(flags.bool('tty') && process.stdout.isTTY ? { ConsoleSize: [process.stdout.rows, process.stdout.columns] } : {}),
       AutoRemove: flags.bool('rm'),
       ReadonlyRootfs: flags.bool('read-only'),
       GroupAdd: flags.list('group-add').length ? flags.list('group-add') : null,
