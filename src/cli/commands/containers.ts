@@ -141,26 +141,32 @@ const logs: Command = {
   },
 };
 
-const stop: Command = {
-  name: 'stop',
-  aliases: ['container stop'],
-  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
-  description: 'Stop one or more running containers',
-  flags: [
-    { name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' },
-    { name: 'timeout', short: 't', type: 'int', description: 'Seconds to wait before killing the container' },
-    { name: 'time', type: 'int', description: 'Seconds to wait before killing the container (deprecated: use --timeout)', hidden: true },
-  ],
-  args: { min: 1 },
-  run(ctx) {
-    const { flags, client, io } = ctx;
-    const t = flags.changed.has('timeout') ? flags.int('timeout') : flags.changed.has('time') ? flags.int('time') : undefined;
-    return eachReportingErrors(ctx, ctx.args, async (name) => {
-      await client.call('POST', `/containers/${encodeURIComponent(name)}/stop`, { query: { t, signal: flags.string('signal') || undefined } });
-      io.stdout.write(`${name}\n`);
-    });
-  },
-};
+/** stop and restart share Docker's flags: the signal, and how long to wait before SIGKILL. */
+function stopping(action: 'stop' | 'restart', description: string): Command {
+  return {
+    name: action,
+    aliases: [`container ${action}`],
+    usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+    description,
+    flags: [
+      { name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' },
+      { name: 'timeout', short: 't', type: 'int', description: 'Seconds to wait before killing the container' },
+      { name: 'time', type: 'int', description: 'Seconds to wait before killing the container (deprecated: use --timeout)', hidden: true },
+    ],
+    args: { min: 1 },
+    run(ctx) {
+      const { flags, client, io } = ctx;
+      const t = flags.changed.has('timeout') ? flags.int('timeout') : flags.changed.has('time') ? flags.int('time') : undefined;
+      return eachReportingErrors(ctx, ctx.args, async (name) => {
+        await client.call('POST', `/containers/${encodeURIComponent(name)}/${action}`, { query: { t, signal: flags.string('signal') || undefined } });
+        io.stdout.write(`${name}\n`);
+      });
+    },
+  };
+}
+
+const stop = stopping('stop', 'Stop one or more running containers');
+export const restart = stopping('restart', 'Restart one or more containers');
 
 const kill: Command = {
   name: 'kill',

@@ -1,31 +1,10 @@
 /**
- * Container lifecycle commands beyond start/stop: restart, pause, unpause, rename, prune.
+ * Container lifecycle commands beyond start/stop: restart (shared with stop), pause, unpause, rename, prune.
  */
 import { humanSize } from '../../wire/units';
 import { type Command, eachReportingErrors, type Io } from '../command';
+import { restart } from './containers';
 import { filterMap } from './images';
-
-const restart: Command = {
-  name: 'restart',
-  aliases: ['container restart'],
-  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
-  description: 'Restart one or more containers',
-  flags: [
-    { name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' },
-    { name: 'timeout', short: 't', type: 'int', description: 'Seconds to wait before killing the container' },
-    { name: 'time', type: 'int', description: 'Seconds to wait before killing the container (deprecated: use --timeout)', hidden: true },
-  ],
-  args: { min: 1 },
-  run(ctx) {
-    const { flags, client, io } = ctx;
-    const t = flags.changed.has('timeout') ? flags.int('timeout') : flags.changed.has('time') ? flags.int('time') : undefined;
-    const query = { t, signal: flags.string('signal') || undefined };
-    return eachReportingErrors(ctx, ctx.args, async (name) => {
-      await client.call('POST', `/containers/${encodeURIComponent(name)}/restart`, { query });
-      io.stdout.write(`${name}\n`);
-    });
-  },
-};
 
 function simple(name: 'pause' | 'unpause', description: string): Command {
   return {
