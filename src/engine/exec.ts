@@ -413,10 +413,20 @@ export class ExecService {
   /**
    * Runs a command in a container for the daemon itself (health checks): output capped as
    * Docker's health checks keep it; past `timeoutMs` the process is killed and the result is
-   * exit code -1 with `timedOut`.
+   * exit code -1 with `timedOut`. Its record is forgotten once it has ended (a probe every
+   * second must not pile up five minutes of records), as Docker forgets its probes' execs.
    */
   async run(containerRef: string, argv: string[], o: { timeoutMs: number; user?: string; env?: string[] }): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
     const id = this.create(containerRef, { Cmd: argv, AttachStdout: true, AttachStderr: true, User: o.user, Env: o.env });
+    try {
+      return await this.runOnce(id, o.timeoutMs);
+    } finally {
+      const e = this.byId.get(id);
+      if (e && !e.running) this.drop(e);
+    }
+  }
+
+  private async runOnce(id: string, timeoutMs: number): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
     const chunks: Buffer[] = [];
     let size = 0;
     const keep = (d: Buffer) => {
@@ -435,7 +445,7 @@ export class ExecService {
       throw e;
     }
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), o.timeoutMs)));
+    const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
     const result = await Promise.race([handle.exited, timedOut]);
     clearTimeout(timer);
     if (result === 'timeout') {
@@ -445,6 +455,10 @@ export class ExecService {
       } catch {
         // It ended on its own meanwhile.
       }
+      void handle.exited.then(() => {
+        const e = this.byId.get(id);
+        if (e) this.drop(e);
+      });
       return { exitCode: -1, output: Buffer.concat(chunks).toString('utf8'), timedOut: true };
     }
     await Promise.race([outputEnded, sleep(EXIT_REPORT_WAIT_MS)]);

@@ -16,7 +16,9 @@ async function output(s: NativeExecSession): Promise<{ code: number; stdout: str
   let stderr = '';
   s.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   s.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const [code] = await Promise.all([s.exited, once(s.stdout!, 'end'), once(s.stderr!, 'end')]);
+  // A stream may have ended already (the caller awaited `started` first): once() would wait forever.
+  const ended = (r: NodeJS.ReadableStream & { readableEnded: boolean }) => (r.readableEnded ? Promise.resolve() : once(r, 'end'));
+  const [code] = await Promise.all([s.exited, ended(s.stdout!), ended(s.stderr!)]);
   return { code, stdout, stderr };
 }
 
@@ -57,7 +59,7 @@ describe('berth-exec command lines', () => {
 
 // A host process stands in for a container's init: joining its (the host's) namespaces and
 // cgroups is a no-op, which leaves the process handling to be checked on its own.
-describe('nativeExec on the host', () => {
+describe('nativeExec on the host', { timeout: 60_000 }, () => {
   let init: ChildProcess;
   before(() => {
     init = spawn('sleep', ['600'], { stdio: 'ignore' });

@@ -188,6 +188,11 @@ test('health: a failing --health-cmd turns unhealthy within its retries, a passi
   assert.match((await d.docker(['ps', '--filter', 'health=unhealthy', '--format', '{{.Names}}'])).stdout, /^sick$/m);
   const ev = await d.docker(['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'container=sick', '--format', '{{.Action}}']);
   assert.match(ev.stdout, /^health_status: unhealthy$/m);
+  // Probes are execs (with Docker's exec events), but their records are not kept once they end.
+  const probes = await d.docker(['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'container=sick', '--filter', 'event=exec_die', '--format', '{{.Actor.Attributes.execID}}']);
+  const probeId = probes.stdout.trim().split('\n')[0];
+  assert.match(probeId, /^[0-9a-f]{64}$/);
+  assert.equal((await d.api('GET', `/exec/${probeId}/json`)).status, 404);
   // --no-healthcheck turns off a check, and a check may come from the image too.
   ok(await d.docker(['run', '-d', '--name', 'none', '--no-healthcheck', 'busybox', 'sleep', '1000']));
   assert.equal(await inspect('none', '{{.State.Health}}'), '<nil>');
