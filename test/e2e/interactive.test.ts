@@ -4,9 +4,9 @@
  * attach with ctrl-p ctrl-q detaching while the container keeps running.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { type Daemon, REPO, useDaemon } from './harness';
+import { type Daemon, REPO, until, useDaemon } from './harness';
 
 let d: Daemon;
 const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
@@ -145,5 +145,26 @@ for (const cli of ['docker', 'berth'] as const) {
     assert.ok(last.ok, `${last.err}\n${last.output}`);
     assert.equal(last.code, 3);
     assert.equal((await d.docker(['rm', '-f', name])).code, 0);
+  });
+}
+
+for (const cli of ['docker', 'berth'] as const) {
+  test(`${cli} run without a TTY passes the signals it gets on to the container (--sig-proxy)`, async () => {
+    const args = ['run', '--rm', 'busybox', 'sh', '-c', 'trap "echo got INT; exit 5" INT; echo ready; while true; do sleep 0.1; done'];
+    const argv = cli === 'docker' ? ['docker', ...args] : [join(REPO, 'bin', 'berth'), '-H', d.host, ...args];
+    const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await until(() => out.includes('ready'), 15_000, 'the container to be ready');
+      child.kill('SIGINT');
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+      assert.equal(code, 5, out);
+      assert.match(out, /got INT/);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 }

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import type { ApiClient } from '../../client/client';
+import { proxySignals } from '../signal-proxy';
 import { type Command, type CommandContext, daemonErrorText } from '../command';
 import type { FlagSpec } from '../flags';
 import { followTerminalSize, isTerminal, NOT_A_TTY, rawMode, runSession, terminalSize } from '../tty';
@@ -167,10 +168,14 @@ const attach: Command = {
       await resize(client, `/containers/${ref}/resize`, size[0] + 1, size[1] + 1).catch(() => {});
       stopResize = followTerminalSize(io, (h, w) => resize(client, `/containers/${ref}/resize`, h, w));
     }
+    const stopProxy = !tty && flags.bool('sig-proxy')
+      ? proxySignals((signal) => client.call('POST', `/containers/${ref}/kill`, { query: { signal } }).then(() => {}))
+      : () => {};
     let how;
     try {
       how = await runSession(socket, contentType, io, { stdin, tty, detachKeys }, restore);
     } finally {
+      stopProxy();
       stopResize();
       restore();
     }

@@ -7,6 +7,7 @@ import { ApiError, type ApiClient, readAll } from '../../client/client';
 import { parseReference, ReferenceError, familiarName, withDefaultTag } from '../../wire/reference';
 import { type Command, type CommandContext, daemonErrorText, type Io, UsageError } from '../command';
 import type { FlagSpec, ParsedFlags } from '../flags';
+import { proxySignals } from '../signal-proxy';
 import { followTerminalSize, isTerminal, NOT_A_TTY, rawMode, runSession } from '../tty';
 import { healthcheckBody, POLICY_FLAGS, restartBody } from './run-policy';
 import { CREATE_RESOURCE_FLAGS, createHostFields, readKeyValueFile } from './run-resources';
@@ -34,6 +35,7 @@ const CREATE_FLAGS: FlagSpec[] = [
 const RUN_FLAGS: FlagSpec[] = [
   ...CREATE_FLAGS,
   { name: 'detach', short: 'd', type: 'bool', description: 'Run container in background and print container ID' },
+  { name: 'sig-proxy', type: 'bool', description: 'Proxy received signals to the process', default: true },
   { name: 'detach-keys', type: 'string', description: 'Override the key sequence for detaching a container' },
 ];
 
@@ -154,7 +156,7 @@ export function startFailureCode(message: string): number {
 
 export async function attachAndStart(
   client: ApiClient, id: string, io: Io,
-  o: { stdin: boolean; autoRemove: boolean; start: boolean; tty?: boolean; detachKeys?: string; stdout?: boolean; stderr?: boolean },
+  o: { stdin: boolean; autoRemove: boolean; start: boolean; tty?: boolean; detachKeys?: string; stdout?: boolean; stderr?: boolean; sigProxy?: boolean },
 ): Promise<number> {
   const tty = o.tty ?? false;
   const { socket, contentType } = await client.hijack(`/containers/${id}/attach`, {
@@ -179,9 +181,13 @@ export async function attachAndStart(
     }
   }
   started();
+  const stopProxy = !tty && (o.sigProxy ?? true)
+    ? proxySignals((signal) => client.call('POST', `/containers/${id}/kill`, { query: { signal } }).then(() => {}))
+    : () => {};
   const stopResize = tty ? followTerminalSize(io, (h, w) => client.call('POST', `/containers/${id}/resize`, { query: { h, w } }).then(() => {})) : () => {};
   const how = await session;
   stopResize();
+  stopProxy();
   restore();
   if (how === 'detached') {
     // The container keeps running; as the docker CLI, say nothing.
@@ -229,6 +235,7 @@ const run: Command = {
     return attachAndStart(client, id, io, {
       stdin: flags.bool('interactive') || streams.includes('stdin'), autoRemove: flags.bool('rm'), start: true, tty: flags.bool('tty'),
       detachKeys: flags.string('detach-keys'), stdout: streams.length === 0 || streams.includes('stdout'), stderr: streams.length === 0 || streams.includes('stderr'),
+      sigProxy: flags.bool('sig-proxy'),
     });
   },
 };
