@@ -68,6 +68,19 @@ test('docker stats --no-stream prints a row with memory and pids', async () => {
 
   const fmt = await d.docker(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}} {{.Container}}', 'statted']);
   assert.equal(fmt.stdout.trim(), 'statted 2 statted');
+  // The berth CLI prints the same table and formats.
+  const b = await d.berth(['stats', '--no-stream', 'statted']);
+  assert.equal(b.code, 0, b.stderr);
+  const [bhead, brow] = b.stdout.trim().split('\n');
+  assert.equal(bhead, head);
+  const bf = brow.split(/\s{3,}/);
+  assert.deepEqual([bf[1], bf[5], bf[7]], ['statted', '0B / 0B', '2']);
+  assert.match(bf[3], /^(\d+(\.\d+)?)(B|KiB|MiB) \/ \d+(\.\d+)?GiB$/);
+  const bfmt = await d.berth(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', 'statted']);
+  assert.equal(bfmt.stdout.trim(), 'statted 2');
+  // Streaming without a terminal prints one table per sample; the CLI is stopped after a few.
+  const streamed = await d.berth(['stats', '--format', '{{.Name}} {{.PIDs}}', 'statted'], { timeoutMs: 3500 });
+  assert.ok(streamed.stdout.split('\n').filter((l) => l === 'statted 2').length >= 2, streamed.stdout);
 
   // The fields docker-py and the docker CLI read, from a one-shot sample.
   const one = await d.api('GET', '/containers/statted/stats?stream=false&one-shot=true');
