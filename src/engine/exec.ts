@@ -247,13 +247,9 @@ export class ExecService {
 
   /** Starts the process; resolves once it runs, with a promise of its exit code. */
   private async launch(e: Exec, opts: ExecStartOptions, attach: ((socketPath: string) => Promise<void>) | undefined): Promise<{ exited: Promise<number> }> {
-    this.checkStartable(e.id);
-    const c = this.d.containers.find(e.containerId);
+    const c = this.begin(e);
     if (opts.tty !== undefined) e.tty = opts.tty;
     const size = validSize(opts.consoleSize) ?? e.consoleSize;
-    e.started = true;
-    e.running = true;
-    this.emit(c, `exec_start: ${e.argv.join(' ')}`, { execID: e.id });
     let session;
     try {
       const process = this.processSpec(c, e, size);
@@ -261,22 +257,35 @@ export class ExecService {
         containerId: c.id, containerName: c.r.name, execId: e.id, process, terminal: e.tty, stdin: e.openStdin, attach,
       });
     } catch (err) {
-      e.running = false;
-      e.exitCode = err instanceof ExecStartError ? err.exitCode : 126;
-      e.endedAt = Date.now();
+      this.finish(e, startFailureCode(err), false);
       throw err;
     }
     e.pid = session.pid;
     const exited = session.exited.then((code) => {
-      e.running = false;
-      e.exitCode = code;
-      e.endedAt = Date.now();
       this.monitor.cleanup(e.id);
-      const ctr = this.tryFind(e.containerId);
-      if (ctr) this.emit(ctr, 'exec_die', { execID: e.id, exitCode: String(code) });
-      return code;
+      return this.finish(e, code, true);
     });
     return { exited };
+  }
+
+  /** Marks the exec started (a second start is refused) and announces it; returns its container. */
+  private begin(e: Exec): Container {
+    this.checkStartable(e.id);
+    const c = this.d.containers.find(e.containerId);
+    e.started = true;
+    e.running = true;
+    this.emit(c, `exec_start: ${e.argv.join(' ')}`, { execID: e.id });
+    return c;
+  }
+
+  /** Records the end of the process, or its failed start; `announce` emits exec_die. */
+  private finish(e: Exec, code: number, announce: boolean): number {
+    e.running = false;
+    e.exitCode = code;
+    e.endedAt = Date.now();
+    const ctr = announce ? this.tryFind(e.containerId) : undefined;
+    if (ctr) this.emit(ctr, 'exec_die', { execID: e.id, exitCode: String(code) });
+    return code;
   }
 
   /**
@@ -285,7 +294,7 @@ export class ExecService {
    * conmon (they must outlive the daemon), TTYs need its console handling, and processes that
    * could trace berth-exec before it execs (CAP_SYS_PTRACE) go through runc.
    */
-  private fastPath(e: Exec): { c: Container; process: ExecProcess; seccomp: SeccompBpf | undefined } | undefined {
+  private fastPath(e: Exec): { process: ExecProcess; seccomp: SeccompBpf | undefined } | undefined {
     const c = this.d.containers.find(e.containerId);
     if (c.state.Status !== 'running' || c.state.Pid <= 0) return undefined;
     const spec = this.runtimeConfig(c);
@@ -294,15 +303,11 @@ export class ExecService {
     if (nativeExecUnsupported(process, bounding)) return undefined;
     const filter = spec.linux?.seccomp as OciSeccomp | undefined;
     const seccomp = filter ? ensureSeccompBpf(this.d.containers.bundleDir(c.id), filter) : undefined;
-    return { c, process, seccomp };
+    return { process, seccomp };
   }
 
-  private async startNative(e: Exec, plan: { c: Container; process: ExecProcess; seccomp: SeccompBpf | undefined }, sink: ExecSink): Promise<ExecHandle> {
-    this.checkStartable(e.id);
-    const { c } = plan;
-    e.started = true;
-    e.running = true;
-    this.emit(c, `exec_start: ${e.argv.join(' ')}`, { execID: e.id });
+  private async startNative(e: Exec, plan: { process: ExecProcess; seccomp: SeccompBpf | undefined }, sink: ExecSink): Promise<ExecHandle> {
+    const c = this.begin(e);
     const session = nativeExec({ initPid: c.state.Pid, process: plan.process, seccomp: plan.seccomp, containerId: c.id });
     let forwarding = true;
     const pump = (stream: Readable | null, to: ((d: Buffer) => void) | undefined) =>
@@ -324,22 +329,11 @@ export class ExecService {
     try {
       e.pid = await session.started;
     } catch (err) {
-      e.running = false;
-      e.exitCode = err instanceof ExecStartError ? err.exitCode : 126;
-      e.endedAt = Date.now();
       await session.exited;
-      const ctr = this.tryFind(e.containerId);
-      if (ctr) this.emit(ctr, 'exec_die', { execID: e.id, exitCode: String(e.exitCode) });
+      this.finish(e, startFailureCode(err), true);
       throw err;
     }
-    const exited = session.exited.then((code) => {
-      e.running = false;
-      e.exitCode = code;
-      e.endedAt = Date.now();
-      const ctr = this.tryFind(e.containerId);
-      if (ctr) this.emit(ctr, 'exec_die', { execID: e.id, exitCode: String(code) });
-      return code;
-    });
+    const exited = session.exited.then((code) => this.finish(e, code, true));
     // The client is told the stream is over once the output has ended and the exit is on record.
     void Promise.all([outputDone, exited]).then(() => {
       if (forwarding) sink.end();
@@ -504,6 +498,11 @@ export class ExecService {
   private emit(c: Container, action: string, extra: Record<string, string>): void {
     this.d.events.emit('container', action, c.id, { image: c.r.spec.Config.Image, name: c.r.name, ...c.r.spec.Config.Labels, ...extra });
   }
+}
+
+/** The exit code a start that failed is recorded with: the runtime's 126/127, else 126. */
+function startFailureCode(err: unknown): number {
+  return err instanceof ExecStartError ? err.exitCode : 126;
 }
 
 function assertRunning(c: Container): void {
