@@ -37,15 +37,7 @@ daemon_pid=$!
 for _ in $(seq 100); do ./bin/berth -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
 ./bin/berth -H "unix://$sock" import .cache/busybox-static.tar busybox >/dev/null
 
-median() {
-  local times=() s e
-  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
-  for _ in $(seq "$N"); do
-    s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N)
-    times+=($(( (e - s) / 1000 )))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f ms (min %.1f, max %.1f)", m/1000, a[1]/1000, a[NR]/1000}'
-}
+. bench/lib.sh
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 
