@@ -112,6 +112,8 @@ interface Exec {
 
 export class ExecService {
   private readonly byId = new Map<string, Exec>();
+  /** Per container: its runtime config as of its current start (see currentRun). */
+  private readonly runs = new Map<string, { startedAt: string; spec: RuntimeConfig; seccomp: SeccompBpf | undefined }>();
   private readonly monitor: ExecMonitor;
 
   constructor(private readonly d: ExecServiceDeps) {
@@ -297,13 +299,25 @@ export class ExecService {
   private fastPath(e: Exec): { process: ExecProcess; seccomp: SeccompBpf | undefined } | undefined {
     const c = this.d.containers.find(e.containerId);
     if (c.state.Status !== 'running' || c.state.Pid <= 0) return undefined;
-    const spec = this.runtimeConfig(c);
-    const process = this.processSpec(c, e, null, spec) as unknown as ExecProcess;
-    const bounding = (spec.process.capabilities as { bounding?: string[] } | undefined)?.bounding ?? [];
+    const run = this.currentRun(c);
+    const process = this.processSpec(c, e, null, run.spec) as unknown as ExecProcess;
+    const bounding = (run.spec.process.capabilities as { bounding?: string[] } | undefined)?.bounding ?? [];
     if (nativeExecUnsupported(process, bounding)) return undefined;
+    return { process, seccomp: run.seccomp };
+  }
+
+  /**
+   * The container's runtime config and compiled filter for its current run, read and hashed
+   * once per start rather than on every exec (config.json carries the whole seccomp profile).
+   */
+  private currentRun(c: Container): { spec: RuntimeConfig; seccomp: SeccompBpf | undefined } {
+    const known = this.runs.get(c.id);
+    if (known && known.startedAt === c.state.StartedAt) return known;
+    const spec = this.runtimeConfig(c);
     const filter = spec.linux?.seccomp as OciSeccomp | undefined;
-    const seccomp = filter ? ensureSeccompBpf(this.d.containers.bundleDir(c.id), filter) : undefined;
-    return { process, seccomp };
+    const run = { startedAt: c.state.StartedAt, spec, seccomp: filter ? ensureSeccompBpf(this.d.containers.bundleDir(c.id), filter) : undefined };
+    this.runs.set(c.id, run);
+    return run;
   }
 
   private async startNative(e: Exec, plan: { process: ExecProcess; seccomp: SeccompBpf | undefined }, sink: ExecSink): Promise<ExecHandle> {
@@ -483,6 +497,7 @@ export class ExecService {
         return void this.followRemovals();
       }
       if (ev.Type !== 'container' || ev.Action !== 'destroy') continue;
+      this.runs.delete(ev.Actor.ID);
       for (const e of this.byId.values()) if (e.containerId === ev.Actor.ID) this.drop(e);
     }
   }
