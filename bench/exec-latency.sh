@@ -1,7 +1,9 @@
 #!/bin/bash
 # Exec latency and the cost of running containers, measured through the docker CLI against berthd:
 #   exec      : median wall time of `docker exec <c> true` (N runs, default 20, after a warm-up)
-#   runc exec : the floor: `runc exec` of the same container with no daemon or monitor in between
+#   runc exec : `runc exec` of the same container with no daemon or monitor in between
+#   CLI alone : `docker exec` against bench/instant-engine.js, which answers at once: the part of
+#               the exec figure that is the docker CLI's own (start-up, requests, exit)
 #   starts    : wall time of 50 `docker run -d busybox sleep` one after another
 #   memory    : PSS of the per-container monitor (conmon), averaged over the 50 running containers,
 #               plus berthd's RSS growth per container; berthd's RSS idle and with 50 running
@@ -17,8 +19,10 @@ COUNT=50
 work=$(mktemp -d /tmp/berth-bench-XXXXXX)
 sock="$work/berth.sock"
 daemon_pid=""
+instant_pid=""
 export DOCKER_HOST="unix://$sock" DOCKER_CONFIG="$work/docker-config"
 cleanup() {
+  [ -n "$instant_pid" ] && kill "$instant_pid" 2>/dev/null
   if [ -n "$daemon_pid" ]; then
     docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
     kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
@@ -51,7 +55,12 @@ printf '  %-46s %-34s docker: 62–73 ms\n' "docker exec <c> true (median of $N)
 cat >"$work/process.json" <<'JSON'
 {"args":["/bin/true"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0},"terminal":false}
 JSON
-printf '  %-46s %s\n' "runc exec (floor: no daemon, no monitor)" "$(median runc --root "$work/exec/runc" exec --process "$work/process.json" "$id")"
+printf '  %-46s %s\n' "runc exec (no daemon, no monitor)" "$(median runc --root "$work/exec/runc" exec --process "$work/process.json" "$id")"
+node bench/instant-engine.js "$work/instant.sock" &
+instant_pid=$!
+for _ in $(seq 50); do [ -S "$work/instant.sock" ] && break; sleep 0.1; done
+printf '  %-46s %s\n' "docker exec, CLI alone (instant engine)" "$(DOCKER_HOST="unix://$work/instant.sock" median docker exec c true)"
+kill "$instant_pid"; instant_pid=""
 docker rm -f exec-target >/dev/null
 sleep 2
 

@@ -23,7 +23,11 @@
  *   --oom-score-adj N
  *   --keyring NAME       join (or create) the named session keyring, as runc does (_ses.<id>)
  *   --status-fd N        report on fd N, once: "ok <pid>\n" when the program runs, or
- *                        "error <code> <message>\n" when it could not be started
+ *                        "error <code> <message>\n" when it could not be started; the fd
+ *                        stays open until berth-exec exits
+ *   --wait-fd N          do the host-side preparation, then wait for one byte on fd N before
+ *                        touching the container; EOF instead: exit 0 without running anything
+ *                        (berthd starts us when an exec is created and lets us go at its start)
  *
  * Exit status: the program's, 128+N if signal N killed it. If it never ran: 127 (not found),
  * 126 (found but not runnable, or bad cwd), 125 (berth-exec itself failed: usage, namespaces,
@@ -104,8 +108,9 @@ static struct {
   int oom_score_adj;
   const char *keyring;
   int status_fd;
+  int wait_fd;
   char **argv;
-} opt = { .cwd = "/", .status_fd = -1 };
+} opt = { .cwd = "/", .status_fd = -1, .wait_fd = -1 };
 
 /* ---------------------------------------------------------------- reporting */
 
@@ -233,6 +238,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--oom-score-adj")) { opt.set_oom = 1; opt.oom_score_adj = (int)parse_long(v, a); }
     else if (!strcmp(a, "--keyring")) opt.keyring = v;
     else if (!strcmp(a, "--status-fd")) opt.status_fd = (int)parse_long(v, a);
+    else if (!strcmp(a, "--wait-fd")) opt.wait_fd = (int)parse_long(v, a);
     else die(EXIT_FAILED, "unknown option: %s", a);
   }
   if (i >= argc) die(EXIT_FAILED, "usage: berth-exec [options] -- PROGRAM [ARG...]");
@@ -621,6 +627,15 @@ static __attribute__((noreturn)) void child(int ns_cgroup, int cgroups_joined, c
 
 /* ---------------------------------------------------------------- parent */
 
+static void wait_for_go(void) {
+  char go;
+  ssize_t r;
+  while ((r = read(opt.wait_fd, &go, 1)) < 0 && errno == EINTR) {}
+  if (r < 0) DIE_ERRNO("--wait-fd %d", opt.wait_fd);
+  if (r == 0) exit(0); /* called off */
+  close(opt.wait_fd);
+}
+
 static volatile pid_t child_pid;
 
 static void forward(int sig) {
@@ -657,6 +672,7 @@ int main(int argc, char **argv) {
     free(s);
   }
   if (opt.seccomp_file) load_bpf_file();
+  if (opt.wait_fd >= 0) wait_for_go();
   if (opt.cgroup_from) open_cgroups();
   if (opt.set_oom) {
     char v[16];
@@ -745,9 +761,7 @@ int main(int argc, char **argv) {
     report(code ? code : status, text ? text + 1 : msg);
     return code ? code : status;
   }
-  if (opt.status_fd >= 0) {
-    dprintf(opt.status_fd, "ok %d\n", (int)pid);
-    close(opt.status_fd);
-  }
+  /* The status fd stays open until we exit: its EOF tells berthd when to reap us. */
+  if (opt.status_fd >= 0) dprintf(opt.status_fd, "ok %d\n", (int)pid);
   return wait_child();
 }

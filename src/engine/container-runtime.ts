@@ -44,20 +44,29 @@ export class ContainerRuntime {
     await c.teardown;
     const { id } = c;
     const bundle = this.bundleDir(id);
+    const { Config: cfg } = c.r.spec;
+    // conmon loads (a few ms of dynamic linking) while the rootfs is mounted and the bundle written.
+    const t0 = performance.now();
+    const monitor = this.d.monitor.launch({
+      id, name: c.r.name, bundle, logPath: this.logPath(id), terminal: cfg.Tty, stdin: cfg.OpenStdin, stdinOnce: cfg.StdinOnce,
+      logSizeMax: this.logOptions(c).maxSize,
+    });
+    let t1, t2;
     try {
-      const t0 = performance.now();
       const rootfs = this.d.snapshots.mount(id, this.d.layers.stack(c.r.layer!), { volatile: c.r.spec.HostConfig.AutoRemove });
-      const t1 = performance.now();
+      t1 = performance.now();
       writeBundle(bundle, c.r, rootfs, CGROUP_PARENT);
-      const t2 = performance.now();
-      const { Config: cfg } = c.r.spec;
-      const { pid } = await this.d.monitor.create({
-        id, name: c.r.name, bundle, logPath: this.logPath(id), terminal: cfg.Tty, stdin: cfg.OpenStdin, stdinOnce: cfg.StdinOnce,
-        logSizeMax: this.logOptions(c).maxSize,
-      });
+      t2 = performance.now();
+    } catch (e) {
+      await monitor.abort();
+      this.unmountQuietly(id);
+      throw e;
+    }
+    try {
+      const { pid } = await monitor.proceed();
       this.keepLog(c);
       const ms = (a: number, b: number) => Math.round(b - a);
-      this.d.log('debug', 'runtime prepared', { id, mountMs: ms(t0, t1), bundleMs: ms(t1, t2), createMs: ms(t2, performance.now()) });
+      this.d.log('debug', 'runtime prepared', { id, spawnMountMs: ms(t0, t1), bundleMs: ms(t1, t2), createMs: ms(t2, performance.now()) });
       return pid;
     } catch (e) {
       this.unmountQuietly(id);

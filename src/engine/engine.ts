@@ -19,6 +19,7 @@ import { OverlaySnapshotter } from '../store/snapshots';
 import { ExitWatcher } from '../runtime/exit-watcher';
 import { Monitor } from '../runtime/monitor';
 import { Runc } from '../runtime/runc';
+import { sealedCopy } from '../runtime/sealed-binary';
 import { ContainerService } from './containers';
 import { ContainerFs } from './container-fs';
 import { EventBus } from './events';
@@ -57,7 +58,10 @@ export class Engine {
     private readonly snapshots: OverlaySnapshotter,
     private readonly layers: LayerStore,
   ) {
-    const runc = new Runc(config.runtime, join(config.execRoot, 'runc'));
+    const version = runtimeVersion(config.runtime);
+    const sealed = sealedCopy(config.runtime);
+    // Checked by running it: a kernel may refuse to execute memfds (vm.memfd_noexec).
+    const runc = new Runc(sealed && version !== 'unknown' && runtimeVersion(sealed) === version ? sealed : config.runtime, join(config.execRoot, 'runc'));
     const monitor = new Monitor({ execRoot: config.execRoot, conmon: config.conmon }, runc);
     this.runc = runc;
     this.monitor = monitor;
@@ -76,7 +80,7 @@ export class Engine {
     };
     this.exits = new ExitWatcher(monitor.exitDir, (id, code) => this.containers.onExit(id, code));
     this.id = engineId(config.dataRoot);
-    this.runtimeVersion = runtimeVersion(config.runtime);
+    this.runtimeVersion = version;
   }
 
   static async open(config: EngineConfig): Promise<Engine> {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { BerthError, conflict, invalid, notFound } from '../errors';
 import { AttachHub } from '../runtime/attach';
 import { ExecMonitor, ExecStartError } from '../runtime/exec-monitor';
-import { type ExecProcess, nativeExec, nativeExecUnsupported } from '../runtime/native-exec';
+import { type ExecProcess, nativeExec, type NativeExecSession, nativeExecUnsupported } from '../runtime/native-exec';
 import type { OciSeccomp } from '../runtime/seccomp';
 import { ensureSeccompBpf, type SeccompBpf } from '../runtime/seccomp-bpf';
 import type { Runc } from '../runtime/runc';
@@ -77,6 +77,8 @@ export interface ExecServiceDeps {
 /** How long an ended exec stays inspectable (clients read its exit code after the stream ends). */
 const EXEC_KEEP_MS = 5 * 60_000;
 const GC_EVERY_MS = 60_000;
+/** How long a process prepared at create waits for its exec's start before it is called off. */
+const PREPARED_WAIT_MS = 10_000;
 /** How long the end of an attached stream waits for the exit code to be recorded. */
 const EXIT_REPORT_WAIT_MS = 2000;
 /** Docker's health checks keep this much output. */
@@ -115,6 +117,8 @@ export class ExecService {
   /** Per container: its runtime config as of its current start (see currentRun). */
   private readonly runs = new Map<string, { startedAt: string; spec: RuntimeConfig; seccomp: SeccompBpf | undefined }>();
   private readonly monitor: ExecMonitor;
+  /** berth-exec sessions started at create, waiting outside the container for their exec's start. */
+  private readonly prepared = new Map<string, { session: NativeExecSession; startedAt: string; timer: NodeJS.Timeout }>();
 
   constructor(private readonly d: ExecServiceDeps) {
     this.monitor = new ExecMonitor({ execRoot: d.execRoot, conmon: d.conmon }, d.runc);
@@ -168,7 +172,55 @@ export class ExecService {
     if (e.workingDir !== '' && !e.workingDir.startsWith('/')) throw invalid(`the working directory '${e.workingDir}' is invalid, it needs to be an absolute path`);
     this.byId.set(e.id, e);
     this.emit(c, `exec_create: ${e.argv.join(' ')}`, { execID: e.id });
+    // After the reply has gone: the client's turnaround to the start hides the spawn.
+    if (!e.tty) setImmediate(() => this.prepare(e));
     return e.id;
+  }
+
+  /**
+   * Starts berth-exec for an exec that will likely take the fast path; it does its host-side
+   * part and waits for the start (runtime/native-exec.ts, `gated`). Nothing of it enters the
+   * container before then, so an exec that is never started leaves no trace there.
+   */
+  private prepare(e: Exec): void {
+    if (e.started || this.prepared.has(e.id)) return;
+    let plan;
+    try {
+      plan = this.fastPath(e);
+    } catch {
+      return; // the start reports it
+    }
+    if (!plan) return;
+    const c = this.d.containers.find(e.containerId);
+    let session;
+    try {
+      session = nativeExec({ initPid: c.state.Pid, process: plan.process, seccomp: plan.seccomp, containerId: c.id, gated: true });
+    } catch {
+      return;
+    }
+    const timer = setTimeout(() => this.callOff(e.id), PREPARED_WAIT_MS);
+    timer.unref();
+    this.prepared.set(e.id, { session, startedAt: c.state.StartedAt, timer });
+  }
+
+  /** The exec's prepared session if it is still good for the container's current run. */
+  private takePrepared(e: Exec): NativeExecSession | undefined {
+    const p = this.prepared.get(e.id);
+    if (!p) return undefined;
+    this.prepared.delete(e.id);
+    clearTimeout(p.timer);
+    const c = this.tryFind(e.containerId);
+    if (c && c.state.Status === 'running' && c.state.StartedAt === p.startedAt) return p.session;
+    p.session.callOff();
+    return undefined;
+  }
+
+  private callOff(execId: string): void {
+    const p = this.prepared.get(execId);
+    if (!p) return;
+    this.prepared.delete(execId);
+    clearTimeout(p.timer);
+    p.session.callOff();
   }
 
   private get(id: string): Exec {
@@ -193,6 +245,7 @@ export class ExecService {
 
   /** Runs the exec without a client: resolves once the process runs (or fails to). */
   async startDetached(id: string, opts: ExecStartOptions = {}): Promise<void> {
+    this.callOff(id);
     await this.launch(this.get(id), opts, undefined);
   }
 
@@ -202,15 +255,28 @@ export class ExecService {
    */
   async startAttached(id: string, opts: ExecStartOptions, sink: ExecSink): Promise<ExecHandle> {
     const e = this.get(id);
+    this.checkStartable(id);
+    const ready = this.takePrepared(e);
     if (!(opts.tty ?? e.tty)) {
+      if (ready) {
+        return this.startNative(e, () => {
+          ready.release();
+          return ready;
+        }, sink);
+      }
       let plan;
       try {
         plan = this.fastPath(e);
       } catch {
         // A spec that cannot be built (unknown user…): the regular path records the failure as Docker does.
       }
-      if (plan) return this.startNative(e, plan, sink);
+      if (plan) {
+        const c = this.d.containers.find(e.containerId);
+        const p = plan;
+        return this.startNative(e, () => nativeExec({ initPid: c.state.Pid, process: p.process, seccomp: p.seccomp, containerId: c.id }), sink);
+      }
     }
+    ready?.callOff();
     let hub: AttachHub | undefined;
     let removeSink = () => {};
     let exitKnown!: () => void;
@@ -320,9 +386,15 @@ export class ExecService {
     return run;
   }
 
-  private async startNative(e: Exec, plan: { process: ExecProcess; seccomp: SeccompBpf | undefined }, sink: ExecSink): Promise<ExecHandle> {
-    const c = this.begin(e);
-    const session = nativeExec({ initPid: c.state.Pid, process: plan.process, seccomp: plan.seccomp, containerId: c.id });
+  private async startNative(e: Exec, open: () => NativeExecSession, sink: ExecSink): Promise<ExecHandle> {
+    this.begin(e);
+    let session;
+    try {
+      session = open();
+    } catch (err) {
+      this.finish(e, startFailureCode(err), true);
+      throw err;
+    }
     let forwarding = true;
     const pump = (stream: Readable | null, to: ((d: Buffer) => void) | undefined) =>
       new Promise<void>((resolve) => {
@@ -483,6 +555,7 @@ export class ExecService {
   }
 
   private drop(e: Exec): void {
+    this.callOff(e.id);
     this.byId.delete(e.id);
     if (!e.running) this.monitor.cleanup(e.id);
   }

@@ -14,13 +14,13 @@
  * the attach pipe's `{"data": 0}` (the socket listens), connect, start pipe again (the runtime
  * child waits for that second byte before it execs runc), so no output is ever missed.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../errors';
 import type { Runc } from './runc';
 import { runtimeMessage } from './runc';
+import { childPipe, spawnProcess, type SpawnedProcess } from './spawn';
 
 export interface ExecLaunch {
   containerId: string;
@@ -82,28 +82,41 @@ export class ExecMonitor {
       '-e', '--exec-process-spec', spec,
       ...(o.attach ? ['--exec-attach'] : []), ...(o.terminal ? ['-t'] : []), ...(o.stdin ? ['-i'] : []),
     ];
-    const child = spawn(this.paths.conmon, args, {
-      cwd: dir,
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', ...(o.attach ? ['pipe' as const] : [])],
-      env: {
-        _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', ...(o.attach ? { _OCI_ATTACHPIPE: '5' } : {}),
-        PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', TMPDIR: join(this.paths.execRoot, 'tmp'),
-      },
-    });
+    const pipes = { stderr: childPipe(false), sync: childPipe(false), start: childPipe(true), ...(o.attach ? { attach: childPipe(false) } : {}) };
+    let conmon: SpawnedProcess;
+    try {
+      conmon = spawnProcess(this.paths.conmon, args, {
+        fds: ['null', 'null', pipes.stderr.theirs, pipes.sync.theirs, pipes.start.theirs, ...(pipes.attach ? [pipes.attach.theirs] : [])],
+        cwd: dir,
+        env: {
+          _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', ...(o.attach ? { _OCI_ATTACHPIPE: '5' } : {}),
+          PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', TMPDIR: join(this.paths.execRoot, 'tmp'),
+        },
+      });
+    } catch (e) {
+      for (const p of Object.values(pipes)) p.ours.destroy();
+      this.cleanup(o.execId);
+      throw new BerthError('internal', `cannot start conmon: ${(e as Error).message}`);
+    } finally {
+      for (const p of Object.values(pipes)) fs.closeSync(p.theirs);
+    }
     let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => (stderr += s));
-    const sync = new LineReader(child.stdio[3] as Readable);
-    const startPipe = child.stdio[4] as Writable;
-    const spawnFailed = new Promise<never>((_, reject) =>
-      child.once('error', (e) => reject(new BerthError('internal', `cannot start conmon: ${e.message}`))));
-    spawnFailed.catch(() => {});
+    const errStream = pipes.stderr.ours as Readable;
+    errStream.setEncoding('utf8');
+    errStream.on('data', (s: string) => (stderr += s));
+    errStream.on('error', () => {});
+    const sync = new LineReader(pipes.sync.ours as Readable);
+    const startPipe = pipes.start.ours as Writable;
+    startPipe.on('error', () => {});
+    // conmon holds the sync pipe until it exits: its end is the time to reap it.
+    const reaped = sync.closed.then(() => conmon.reap());
+    void reaped.then(() => errStream.destroy());
     const gone = () => new BerthError('internal', `conmon failed: ${stderr.trim() || 'no sync message'}`);
     try {
       startPipe.write('0');
       if (o.attach) {
-        const attachPipe = new LineReader((child.stdio as unknown as Readable[])[5]);
-        const ready = await Promise.race([attachPipe.next(), spawnFailed]);
+        const attachPipe = new LineReader(pipes.attach!.ours as Readable);
+        const ready = await attachPipe.next();
         attachPipe.destroy();
         if (ready === null) throw gone();
         const msg = JSON.parse(ready) as { data: number; message?: string };
@@ -111,7 +124,7 @@ export class ExecMonitor {
         await o.attach(join(this.paths.execRoot, 's', sid, 'attach'));
         startPipe.write('0');
       }
-      const first = await Promise.race([sync.next(), spawnFailed]);
+      const first = await sync.next();
       if (first === null) throw gone();
       const msg = JSON.parse(first) as { data: number; message?: string };
       if (msg.data < 0) throw new ExecStartError(execErrorMessage(msg.message ?? 'runtime exec failed'), startExitCode(msg.message ?? ''));
@@ -190,8 +203,11 @@ class LineReader {
   private buf = '';
   private ended = false;
   private waiter: (() => void) | null = null;
+  /** Resolves when the stream has ended or been destroyed. */
+  readonly closed: Promise<void>;
 
   constructor(private readonly stream: Readable) {
+    this.closed = new Promise((r) => stream.once('close', () => r()));
     stream.setEncoding('utf8');
     stream.on('data', (s: string) => {
       this.buf += s;

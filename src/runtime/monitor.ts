@@ -11,12 +11,13 @@
  *   s/<sid>/attach        conmon's attach socket (SOCK_SEQPACKET), sid = first 32 hex of the id
  *   tmp/                  conmon's TMPDIR (console sockets)
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../errors';
 import type { Runc } from './runc';
 import { runtimeMessage } from './runc';
+import { childPipe, spawnProcess, type SpawnedProcess } from './spawn';
 
 export interface MonitorPaths {
   execRoot: string;
@@ -65,7 +66,16 @@ export class Monitor {
    * Spawns conmon and waits until `runc create` has finished: the container's init exists but
    * has not run the user's program yet. Returns the init pid and conmon's pid.
    */
-  async create(o: LaunchOptions): Promise<{ pid: number; monitorPid: number }> {
+  create(o: LaunchOptions): Promise<{ pid: number; monitorPid: number }> {
+    return this.launch(o).proceed();
+  }
+
+  /**
+   * Spawns conmon, which loads and then waits on its start pipe before it runs `runc create`:
+   * the caller writes the bundle meanwhile, then calls `proceed()` (the result of `create`), or
+   * `abort()` to kill the waiting conmon, which has not done anything lasting yet.
+   */
+  launch(o: LaunchOptions): { proceed(): Promise<{ pid: number; monitorPid: number }>; abort(): Promise<void> } {
     const ctrDir = join(this.paths.execRoot, 'ctr', o.id);
     fs.mkdirSync(ctrDir, { recursive: true, mode: 0o700 });
     fs.rmSync(join(this.exitDir, o.id), { force: true });
@@ -79,34 +89,64 @@ export class Monitor {
       ...(o.terminal ? ['-t'] : []),
       ...(o.stdin ? ['-i', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
     ];
-    const child = spawn(this.paths.conmon, args, {
-      // conmon writes a second `oom` file into its cwd: keep it in the bundle.
-      cwd: o.bundle,
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
-      env: { _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', TMPDIR: join(this.paths.execRoot, 'tmp') },
-    });
+    const pipes = { stderr: childPipe(false), sync: childPipe(false), start: childPipe(true) };
+    let conmon;
+    try {
+      conmon = spawnProcess(this.paths.conmon, args, {
+        fds: ['null', 'null', pipes.stderr.theirs, pipes.sync.theirs, pipes.start.theirs],
+        // conmon writes a second `oom` file into its cwd: keep it in the bundle.
+        cwd: o.bundle,
+        env: { _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', TMPDIR: join(this.paths.execRoot, 'tmp') },
+      });
+    } catch (e) {
+      for (const p of Object.values(pipes)) p.ours.destroy();
+      throw new MonitorError('internal', `cannot start conmon: ${(e as Error).message}`);
+    } finally {
+      for (const p of Object.values(pipes)) fs.closeSync(p.theirs);
+    }
     let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => (stderr += s));
-    const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
-    const start = child.stdio[4] as NodeJS.WritableStream & { destroy(): void };
-    const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new MonitorError('internal', `cannot start conmon: ${e.message}`))));
-    spawnError.catch(() => {});
-    start.end('0');
-    const line = await Promise.race([readLine(sync), spawnError]);
+    const errStream = pipes.stderr.ours as Readable;
+    errStream.setEncoding('utf8');
+    errStream.on('data', (s: string) => (stderr += s));
+    errStream.on('error', () => {});
+    const sync = pipes.sync.ours as Readable;
+    const start = pipes.start.ours as Writable;
+    start.on('error', () => {});
+    const spawned = conmon;
+    return {
+      proceed: () => {
+        start.end('0');
+        return this.created(o, spawned, sync, start, errStream, () => stderr);
+      },
+      abort: async () => {
+        spawned.kill('SIGKILL');
+        for (const p of [sync, start, errStream]) p.destroy();
+        await spawned.reap();
+        this.cleanup(o.id, o.bundle);
+      },
+    };
+  }
+
+  private async created(o: LaunchOptions, conmon: SpawnedProcess, sync: Readable, start: Writable, errStream: Readable, stderrText: () => string): Promise<{ pid: number; monitorPid: number }> {
+    const line = await readLine(sync);
     // conmon keeps the sync pipe open for its whole life; we need only the first message.
     sync.destroy();
     start.destroy();
+    // The conmon we started forks the long-lived one and exits once runc create is done.
+    const exit = await conmon.reap();
     if (line === null) {
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-      throw new MonitorError('internal', `conmon failed: ${stderr.trim() || 'no sync message'}`);
+      // Its last words may still be in the pipe.
+      await Promise.race([new Promise((r) => errStream.once('close', r)), new Promise((r) => setTimeout(r, 200))]);
+      errStream.destroy();
+      throw new MonitorError('internal', `conmon failed: ${stderrText().trim() || `no sync message (exit ${exit.code})`}`);
     }
+    errStream.destroy();
     const msg = JSON.parse(line) as { data: number; message?: string };
     if (msg.data < 0) {
       this.cleanupFailed(o);
       throw new MonitorError('internal', ociErrorMessage(msg.message ?? 'runtime create failed'));
     }
-    const monitorPid = Number(fs.readFileSync(join(ctrDir, 'conmon.pid'), 'utf8').trim());
+    const monitorPid = Number(fs.readFileSync(this.conmonPidFile(o.id), 'utf8').trim());
     return { pid: msg.data, monitorPid };
   }
 

@@ -67,14 +67,14 @@ describe('nativeExec on the host', { timeout: 60_000 }, () => {
   after(() => {
     init.kill('SIGKILL');
   });
-  const run = (args: string[], extra: { env?: string[]; user?: { uid: number; gid: number } } = {}) =>
-    nativeExec({ initPid: init.pid!, process: { args, env: extra.env ?? [PATH], cwd: '/', user: extra.user, capabilities: { bounding: DEFAULT_CAPABILITIES, effective: DEFAULT_CAPABILITIES, permitted: DEFAULT_CAPABILITIES } } });
+  const run = (args: string[], extra: { env?: string[]; user?: { uid: number; gid: number }; gated?: boolean } = {}) =>
+    nativeExec({ initPid: init.pid!, gated: extra.gated, process: { args, env: extra.env ?? [PATH], cwd: '/', user: extra.user, capabilities: { bounding: DEFAULT_CAPABILITIES, effective: DEFAULT_CAPABILITIES, permitted: DEFAULT_CAPABILITIES } } });
 
   it('reports the pid, streams output and exits with the program', async () => {
     const s = run(['sh', '-c', 'echo out; echo err >/dev/stderr; echo $HOME; ls -l /proc/self/fd/0 /proc/self/fd/1 | grep -c pipe; exit 3'], { user: { uid: 65534, gid: 65534 } });
     s.stdin!.end();
     const pid = await s.started;
-    assert.ok(pid > 0 && pid !== s.child.pid);
+    assert.ok(pid > 0 && pid !== s.pid);
     assert.deepEqual(await output(s), { code: 3, stdout: 'out\n/nonexistent\n2\n', stderr: 'err\n' }, 'OS pipes, reopenable by the user');
   });
 
@@ -98,18 +98,55 @@ describe('nativeExec on the host', { timeout: 60_000 }, () => {
   it('forwards signals; a signal that kills the program gives 128+N', async () => {
     const s = run(['sleep', '30']);
     await s.started;
-    s.child.kill('SIGTERM');
+    s.kill('SIGTERM');
     assert.equal(await s.exited, 143);
   });
 
   it('the program dies with berth-exec (SIGKILL cannot be forwarded)', async () => {
     const s = run(['sh', '-c', 'trap "" TERM; exec sleep 30']);
     const pid = await s.started;
-    s.child.kill('SIGKILL');
+    s.kill('SIGKILL');
     assert.equal(await s.exited, 137);
     const deadline = Date.now() + 5000;
     while (fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readStatus(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.ok(!fs.existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(readStatus(pid)), 'the program is gone');
+  });
+});
+
+describe('a gated berth-exec (prepared at exec create)', { timeout: 60_000 }, () => {
+  let init: ChildProcess;
+  before(() => {
+    init = spawn('sleep', ['600'], { stdio: 'ignore' });
+  });
+  after(() => {
+    init.kill('SIGKILL');
+  });
+  const gated = (file: string) =>
+    nativeExec({ initPid: init.pid!, gated: true, process: { args: ['sh', '-c', `echo ran > ${file}; echo out`], env: [PATH], cwd: '/' } });
+
+  it('runs nothing until released, then runs as usual', async () => {
+    const file = join(fs.mkdtempSync(join(os.tmpdir(), 'berth-gated-')), 'ran');
+    const s = gated(file);
+    s.stdin!.end();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!fs.existsSync(file), 'nothing ran before the release');
+    assert.ok(fs.existsSync(`/proc/${s.pid}`), 'berth-exec waits');
+    s.release();
+    assert.ok((await s.started) > 0);
+    assert.deepEqual(await output(s), { code: 0, stdout: 'out\n', stderr: '' });
+    assert.equal(fs.readFileSync(file, 'utf8'), 'ran\n');
+    fs.rmSync(dirname(file), { recursive: true });
+  });
+
+  it('called off, it exits without running anything', async () => {
+    const file = join(fs.mkdtempSync(join(os.tmpdir(), 'berth-gated-')), 'ran');
+    const s = gated(file);
+    s.started.catch(() => {});
+    s.callOff();
+    assert.equal(await s.exited, 0);
+    assert.ok(!fs.existsSync(file), 'nothing ran');
+    assert.ok(!fs.existsSync(`/proc/${s.pid}`), 'berth-exec is gone and reaped');
+    fs.rmSync(dirname(file), { recursive: true });
   });
 });
 

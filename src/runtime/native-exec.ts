@@ -6,16 +6,14 @@
  * SIGKILL when berth-exec dies), so execs that must outlive the daemon (`exec -d`) or need a
  * TTY still go through conmon (exec-monitor.ts).
  */
-import { spawn, type ChildProcess, type IOType } from 'node:child_process';
-import { constants } from 'node:os';
 import { join } from 'node:path';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import type { Readable, Stream, Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../errors';
 import { ExecStartError } from './exec-monitor';
 import { CAPABILITY_NUMBERS, type OciRlimit } from './oci-spec';
 import type { SeccompBpf } from './seccomp-bpf';
+import { type ChildFd, childPipe, spawnProcess, type SpawnedProcess } from './spawn';
 
 export const BERTH_EXEC = join(__dirname, '..', '..', 'berth-exec');
 
@@ -34,7 +32,8 @@ export interface ExecProcess {
   selinuxLabel?: string;
 }
 
-type Stdio = IOType | Stream | number | null | undefined;
+/** A fd of the process: a new pipe (ours to read or write), /dev/null, or one of our fds. */
+type Stdio = 'pipe' | 'ignore' | number;
 
 export interface NativeExecOptions {
   /** The container's init, whose namespaces and cgroups the process joins. */
@@ -44,15 +43,23 @@ export interface NativeExecOptions {
   seccomp?: SeccompBpf;
   /** Names the session keyring `_ses.<id>`, as runc does; without it the daemon's is inherited. */
   containerId?: string;
-  /** fds 0, 1, 2 of the process, as for child_process.spawn; 'pipe' is an OS pipe (the default). */
+  /** fds 0, 1, 2 of the process; 'pipe' (the default) is an OS pipe.  */
   stdio?: [Stdio, Stdio, Stdio];
   /** Another build of berth-exec (tests). */
   binary?: string;
+  /**
+   * Prepare only: berth-exec starts and reads what lives on the host, then waits, outside the
+   * container, for `release()` (or `callOff()`). An exec's process is started when it is
+   * created, so its start costs only the part inside the container.
+   */
+  gated?: boolean;
 }
 
 export interface NativeExecSession {
-  /** berth-exec itself; kill() forwards the signal to the process (SIGKILL kills both). */
-  child: ChildProcess;
+  /** berth-exec's pid. */
+  pid: number;
+  /** Signals berth-exec, which forwards the signal to the process (SIGKILL kills both). */
+  kill(signal: NodeJS.Signals | number): void;
   /** Our ends of the process's stdio pipes, for the fds given as 'pipe'. */
   stdin: Writable | null;
   stdout: Readable | null;
@@ -61,6 +68,10 @@ export interface NativeExecSession {
   started: Promise<number>;
   /** The exit code: the program's, 128+N for signal N, 126/127 if it never ran. */
   exited: Promise<number>;
+  /** For a gated session: lets berth-exec go on into the container. */
+  release(): void;
+  /** For a gated session: berth-exec exits without running anything. */
+  callOff(): void;
 }
 
 /**
@@ -94,10 +105,11 @@ function rlimitValue(v: number): string {
 }
 
 /** berth-exec's command line for an exec. */
-export function nativeExecArgs(o: Omit<NativeExecOptions, 'stdio' | 'binary'>, statusFd: number): string[] {
+export function nativeExecArgs(o: Omit<NativeExecOptions, 'stdio' | 'binary' | 'gated'>, statusFd: number, waitFd?: number): string[] {
   const p = o.process;
   if (!p.args?.length) throw new BerthError('invalid', 'No exec command specified');
   const args = ['--pid', String(o.initPid), '--status-fd', String(statusFd), '--cwd', p.cwd || '/'];
+  if (waitFd !== undefined) args.push('--wait-fd', String(waitFd));
   if (p.user) {
     args.push('--uid', String(p.user.uid), '--gid', String(p.user.gid), '--groups', (p.user.additionalGids ?? []).join(','));
   }
@@ -126,105 +138,88 @@ function environment(env: string[] = []): Record<string, string> {
   return out;
 }
 
-interface Libc {
-  pipe2: (fds: Int32Array, flags: number) => number;
-}
-let libc: Libc | undefined;
-const O_CLOEXEC = 0o2000000;
-
-/**
- * An OS pipe: [our end, the process's end], both close-on-exec (spawn dup2s the process's end
- * onto its fd, which clears the flag there). Node's own 'pipe' stdio is a socketpair, and a
- * socket cannot be reopened through /dev/stdout or /proc/self/fd/N (ENXIO), which scripts in
- * containers do; runc hands out pipes.
- */
-function osPipe(forWriting: boolean): { ours: Readable | Writable; theirs: number } {
-  if (!libc) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const koffi = require('koffi') as { load(p: string): { func(sig: string): unknown } };
-    libc = { pipe2: koffi.load('libc.so.6').func('int pipe2(_Out_ int *fds, int flags)') as Libc['pipe2'] };
-  }
-  const fds = new Int32Array(2);
-  if (libc.pipe2(fds, O_CLOEXEC) !== 0) throw new BerthError('internal', 'Cannot create a pipe for the exec');
-  const [r, w] = [fds[0]!, fds[1]!];
-  // The process reads its stdin from the read end; we read its output from the read end.
-  return forWriting
-    ? { ours: new net.Socket({ fd: w, readable: false, writable: true }), theirs: r }
-    : { ours: new net.Socket({ fd: r, readable: true, writable: false }), theirs: w };
-}
-
 /** Runs `o.process` in the container of `o.initPid` through berth-exec. */
 export function nativeExec(o: NativeExecOptions): NativeExecSession {
   const reason = nativeExecUnsupported(o.process);
   if (reason) throw new BerthError('invalid', `berth-exec cannot run an exec with ${reason}`);
-  const pipes = (o.stdio ?? ['pipe', 'pipe', 'pipe']).map((s, fd) => (s === 'pipe' ? osPipe(fd === 0) : s));
-  let child: ChildProcess;
+  const stdio = o.stdio ?? ['pipe', 'pipe', 'pipe'];
+  const pipes = stdio.map((s, fd) => (s === 'pipe' ? childPipe(fd === 0) : undefined));
+  const status = childPipe(false);
+  const gate = o.gated ? childPipe(true) : undefined;
+  const childFd = (s: Stdio, fd: number): ChildFd => (s === 'pipe' ? pipes[fd]!.theirs : s === 'ignore' ? 'null' : s);
+  const own = [...pipes, status, gate];
+  let proc: SpawnedProcess;
   try {
-    child = spawn(o.binary ?? BERTH_EXEC, nativeExecArgs(o, 3), {
-      stdio: [...pipes.map((p) => (isPipe(p) ? p.theirs : p)), 'pipe'],
+    proc = spawnProcess(o.binary ?? BERTH_EXEC, nativeExecArgs(o, 3, gate ? 4 : undefined), {
+      fds: [...stdio.map(childFd), status.theirs, ...(gate ? [gate.theirs] : [])],
       env: environment(o.process.env),
     });
+  } catch (e) {
+    for (const p of own) p?.ours.destroy();
+    throw e;
   } finally {
-    for (const p of pipes) if (isPipe(p)) fs.closeSync(p.theirs);
+    for (const p of own) if (p) fs.closeSync(p.theirs);
   }
-  const stream = (fd: number) => {
-    const p = pipes[fd];
-    return isPipe(p) ? p.ours : null;
-  };
-  const exited = new Promise<number>((resolve) => {
-    child.once('error', () => resolve(126));
-    child.once('exit', (code, signal) => {
-      if (code !== null) resolve(code);
-      else resolve(128 + (signal ? constants.signals[signal] : 0));
-    });
+  const gateStream = gate?.ours as Writable | undefined;
+  gateStream?.on('error', () => {});
+  const statusStream = status.ours as Readable;
+  // berth-exec holds the status pipe until it exits (the program does not inherit it): its EOF
+  // is the moment to reap.
+  const ended = new Promise<void>((resolve) => {
+    statusStream.once('end', resolve);
+    statusStream.once('close', resolve);
+    statusStream.once('error', () => resolve());
   });
-  const started = readStatus(child.stdio[3] as Readable, child);
+  const exited = ended.then(() => proc.reap()).then((s) => s.code);
+  const started = readStatus(statusStream, exited);
   started.catch(() => {});
+  const stream = (fd: number) => pipes[fd]?.ours ?? null;
   return {
-    child, started, exited,
+    pid: proc.pid, started, exited, kill: (signal) => proc.kill(signal),
+    release: () => gateStream?.end('1'),
+    callOff: () => {
+      gateStream?.destroy();
+      for (const p of pipes) p?.ours.destroy();
+    },
     stdin: stream(0) as Writable | null, stdout: stream(1) as Readable | null, stderr: stream(2) as Readable | null,
   };
 }
 
-function isPipe(p: unknown): p is { ours: Readable | Writable; theirs: number } {
-  return typeof p === 'object' && p !== null && 'theirs' in p;
-}
-
-function readStatus(status: Readable, child: ChildProcess): Promise<number> {
+function readStatus(status: Readable, exited: Promise<number>): Promise<number> {
   return new Promise((resolve, reject) => {
     let text = '';
     let settled = false;
     const settle = () => {
       if (settled) return;
-      settled = true;
       const line = text.split('\n')[0] ?? '';
       const ok = /^ok (\d+)$/.exec(line);
-      if (ok) return resolve(Number(ok[1]));
+      if (ok) {
+        settled = true;
+        return resolve(Number(ok[1]));
+      }
       const failed = /^error (\d+) (.*)$/.exec(line);
       if (failed) {
+        settled = true;
         const code = Number(failed[1]);
         return reject(new ExecStartError(
           `OCI runtime exec failed: exec failed: unable to start container process: ${failed[2]}: unknown`,
           code === 127 ? 127 : 126,
         ));
       }
-      reject(new BerthError('internal', `berth-exec ended without reporting (exit ${child.exitCode ?? child.signalCode})`));
+      if (!text.includes('\n')) {
+        settled = true;
+        void exited.then((code) => reject(new BerthError('internal', `berth-exec ended without reporting (exit ${code})`)));
+      }
     };
     status.setEncoding('utf8');
+    // Read to the end: the stream's EOF tells that berth-exec has exited.
     status.on('data', (s: string) => {
+      if (settled) return;
       text += s;
-      if (text.includes('\n')) {
-        settle();
-        status.destroy();
-      }
+      if (text.includes('\n')) settle();
     });
     status.once('end', settle);
     status.once('close', settle);
     status.once('error', settle);
-    child.once('error', (e) => {
-      if (settled) return;
-      settled = true;
-      reject(new BerthError('internal', `Cannot start berth-exec: ${e.message}`));
-    });
   });
 }

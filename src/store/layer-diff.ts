@@ -169,10 +169,14 @@ export async function* layerTar(upper: string, lowers: string[]): AsyncGenerator
       tar.on('close', (code) => resolve(code ?? 128));
       tar.on('error', (e) => { stderr += e.message; resolve(127); });
     });
+    let whole = false;
     try {
       for await (const chunk of tar.stdout) yield chunk as Buffer;
+      whole = true;
     } finally {
-      if (tar.exitCode === null) tar.kill('SIGKILL');
+      // Only a consumer that stopped early leaves tar to kill: after EOF on its output tar may
+      // still be finishing (not yet reaped), and a kill then would turn a good archive into a failure.
+      if (!whole && tar.exitCode === null) tar.kill('SIGKILL');
     }
     const code = await exited;
     // 1: a file changed while it was read (a commit without pause); the archive is still whole.

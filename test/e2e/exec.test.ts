@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
-import { type Daemon, until, useDaemon } from './harness';
+import { type Daemon, sleep, until, useDaemon } from './harness';
 
 let d: Daemon;
 const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
@@ -80,6 +80,24 @@ test('detached exec: inspect shows it running, then its exit code', async () => 
   const bd = await d.berth(['exec', '-d', 'ex3', 'sh', '-c', 'echo y >> /tmp/marker']);
   assert.deepEqual([bd.code, bd.stdout], [0, '']);
   await until(async () => (await d.docker(['exec', 'ex3', 'cat', '/tmp/marker'])).stdout.split('\n').length === 3, 5000, 'both detached execs');
+});
+
+test('an exec that is created but not started runs nothing in the container; started later, it runs', async () => {
+  await runningContainer('ex-late');
+  const create = await d.api('POST', '/containers/ex-late/exec', { Cmd: ['sh', '-c', 'echo started-late; touch /tmp/ran'], AttachStdout: true, AttachStderr: true });
+  assert.equal(create.status, 201, create.body);
+  const execId = (JSON.parse(create.body) as { Id: string }).Id;
+  await sleep(300);
+  const top = JSON.parse((await d.api('GET', '/containers/ex-late/top')).body) as { Processes: string[][] };
+  assert.equal(top.Processes.length, 1, JSON.stringify(top.Processes));
+  const ls = await d.docker(['exec', 'ex-late', 'ls', '/tmp/ran']);
+  assert.equal(ls.code, 1, 'the created exec has not run');
+  const start = await d.api('POST', `/exec/${execId}/start`, { Detach: false, Tty: false });
+  assert.equal(start.status, 200);
+  assert.match(start.body, /started-late/);
+  const inspect = JSON.parse((await d.api('GET', `/exec/${execId}/json`)).body) as { ExitCode: number; Running: boolean };
+  assert.deepEqual([inspect.Running, inspect.ExitCode], [false, 0]);
+  assert.equal((await d.docker(['exec', 'ex-late', 'ls', '/tmp/ran'])).code, 0);
 });
 
 test('exec errors: stopped, paused, unknown exec, no command', async () => {

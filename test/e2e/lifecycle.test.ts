@@ -29,6 +29,32 @@ test('restart runs the container again with a new process', async () => {
   ok(await d.docker(['rm', '-f', 'rs']));
 });
 
+/** Pids of the conmon processes monitoring container `id`. */
+function conmonsOf(id: string): number[] {
+  return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      return argv[0]!.endsWith('conmon') && argv[argv.indexOf('-c') + 1] === id;
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+test('a start that fails before the runtime runs (unknown --user) leaves no monitor behind', async () => {
+  const r = await d.docker(['run', '--name', 'baduser', '--user', 'nosuchuser', 'busybox', 'true']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /unable to find user nosuchuser: no matching entries in passwd file/);
+  const id = await inspect('baduser', '{{.Id}}');
+  assert.equal(await inspect('baduser', '{{.State.Status}} {{.State.ExitCode}}'), 'created 255');
+  assert.deepEqual(conmonsOf(id), []);
+  assert.equal(fs.existsSync(`${d.execRoot}/ctr/${id}`), false, "conmon's state dir is gone");
+  // The running kind has one.
+  ok(await d.docker(['run', '-d', '--name', 'gooduser', 'busybox', 'sleep', '1000']));
+  assert.equal(conmonsOf(await inspect('gooduser', '{{.Id}}')).length, 1);
+  ok(await d.docker(['rm', '-f', 'baduser', 'gooduser']));
+});
+
 test('pause freezes the processes and unpause thaws them', async () => {
   ok(await d.docker(['run', '-d', '--name', 'pz', 'busybox', 'sh', '-c', 'while true; do date +%s%N > /tmp/t; sleep 0.05; done']));
   const pid = await inspect('pz', '{{.State.Pid}}');
