@@ -2,8 +2,9 @@
 # Exec latency and the cost of running containers, measured through the docker CLI against berthd:
 #   exec      : median wall time of `docker exec <c> true` (N runs, default 20, after a warm-up)
 #   runc exec : `runc exec` of the same container with no daemon or monitor in between
-#   CLI alone : `docker exec` against bench/instant-engine.js, which answers at once: the part of
-#               the exec figure that is the docker CLI's own (start-up, requests, exit)
+#   CLI alone : `docker exec` and the 50 `docker run -d` against bench/instant-engine.js, which
+#               answers at once: the part of each figure that is the docker CLI's own (its
+#               start-up, requests and exit)
 #   starts    : wall time of 50 `docker run -d busybox sleep` one after another
 #   memory    : PSS of the per-container monitor (conmon), averaged over the 50 running containers,
 #               plus berthd's RSS growth per container; berthd's RSS idle and with 50 running
@@ -60,6 +61,10 @@ node bench/instant-engine.js "$work/instant.sock" &
 instant_pid=$!
 for _ in $(seq 50); do [ -S "$work/instant.sock" ] && break; sleep 0.1; done
 printf '  %-46s %s\n' "docker exec, CLI alone (instant engine)" "$(DOCKER_HOST="unix://$work/instant.sock" median docker exec c true)"
+s=$(date +%s%N)
+for i in $(seq "$COUNT"); do DOCKER_HOST="unix://$work/instant.sock" docker run -d busybox sleep 100000 >/dev/null; done
+e=$(date +%s%N)
+cli_starts=$(awk -v t=$(( (e - s) / 1000000 )) 'BEGIN {printf "%.2f s", t/1000}')
 kill "$instant_pid"; instant_pid=""
 docker rm -f exec-target >/dev/null
 sleep 2
@@ -68,6 +73,7 @@ s=$(date +%s%N)
 for i in $(seq "$COUNT"); do docker run -d --name "idle-$i" busybox sleep 100000 >/dev/null; done
 e=$(date +%s%N)
 printf '  %-46s %-34s docker: 12.8 s\n' "$COUNT × docker run -d, one after another" "$(awk -v t=$(( (e - s) / 1000000 )) 'BEGIN {printf "%.2f s", t/1000}')"
+printf '  %-46s %s\n' "$COUNT × docker run -d, CLI alone (instant engine)" "$cli_starts"
 sleep 3
 
 monitors=$(for i in $(seq "$COUNT"); do cat "$work/exec/ctr/$(docker inspect -f '{{.Id}}' "idle-$i")/conmon.pid"; echo; done)

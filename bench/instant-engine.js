@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// A stand-in engine that answers the requests of `docker exec <c> true` at once, on a unix
-// socket: what the docker CLI costs by itself (its start-up, its requests, its exit), the floor
-// under any engine's `docker exec` figure. Usage: instant-engine.js SOCKET (runs until killed).
+// A stand-in engine that answers the requests of `docker exec <c> true` and `docker run -d
+// <image> <cmd>` at once, on a unix socket: what the docker CLI costs by itself (its start-up,
+// its requests, its exit), the floor under any engine's figures for those two commands.
+// Usage: instant-engine.js SOCKET (runs until killed).
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
@@ -25,6 +26,16 @@ const server = http.createServer((req, res) => {
     if (/^\/containers\/[^/]+\/json$/.test(path)) return reply(res, 200, { Id: 'c', State: { Running: true, Status: 'running' }, Config: {}, HostConfig: {} });
     if (/^\/containers\/[^/]+\/exec$/.test(path)) return reply(res, 201, { Id: 'e' });
     if (path === '/exec/e/json') return reply(res, 200, { ID: 'e', Running: false, ExitCode: 0, Pid: 1 });
+    if (path === '/containers/create') return reply(res, 201, { Id: 'c'.repeat(64), Warnings: [] });
+    if (/^\/containers\/c+\/start$/.test(path)) {
+      res.writeHead(204, headers);
+      return res.end();
+    }
+    // `run -d` asks to be told of the exit and does not wait for the answer: it never comes.
+    if (/^\/containers\/c+\/wait$/.test(path)) {
+      res.writeHead(200, headers);
+      return res.flushHeaders();
+    }
     reply(res, 404, { message: `not in this stand-in: ${req.method} ${path}` });
   });
 });
