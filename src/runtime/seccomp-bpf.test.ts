@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { BERTH_EXEC } from './native-exec';
 import { DEFAULT_CAPABILITIES } from './oci-spec';
 import { type OciSeccomp, thisMachine, toOciSeccomp } from './seccomp';
-import { actionValue, ensureSeccompBpf, filterFlags } from './seccomp-bpf';
+import { actionValue, archLimits, ensureSeccompBpf, filterFlags } from './seccomp-bpf';
+import { AUDIT_ARCH_X86_64 } from './seccomp-enosys';
 import { DEFAULT_SECCOMP } from './seccomp-default';
 
 const dir = fs.mkdtempSync(join(os.tmpdir(), 'berth-seccomp-bpf-'));
@@ -89,6 +90,23 @@ describe('the compiled filter, loaded by berth-exec on the host', () => {
     const masked = shUnder(allowBut({ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0x1c, valueTwo: 0x1c, op: 'SCMP_CMP_MASKED_EQ' }] }),
       'kill -WINCH $$; echo winch=$?; kill -CONT $$; echo cont=$?');
     assert.match(masked.stdout, /winch=1\ncont=0/);
+  });
+
+  it('syscalls newer than every one the profile names get ENOSYS (as under runc), known ones the default', { skip: os.arch() !== 'x64' }, () => {
+    const oci = toOciSeccomp(DEFAULT_SECCOMP, thisMachine(DEFAULT_CAPABILITIES));
+    const limits = archLimits(oci);
+    const native = limits.find((l) => l.auditArch === AUDIT_ARCH_X86_64)!;
+    // clone3 (435) is named by Docker's profile; the limit is at least that.
+    assert.ok(native.max! >= 435, JSON.stringify(limits));
+    // Raw syscalls from Python: one past the profile's newest, one far beyond any table, and
+    // acct (163), which the profile denies without CAP_SYS_PACCT.
+    const py = (nr: number) => `import ctypes; c = ctypes.CDLL(None, use_errno=True); r = c.syscall(${nr}, 0, 0, 0); print(${nr}, r, ctypes.get_errno())`;
+    const script = [native.max! + 1, 1000, 163].map((nr) => `python3 -c '${py(nr)}'`).join('; ');
+    const r = shUnder(oci, script, ['--cap-bounding', 'a80425fb', '--cap-effective', 'a80425fb', '--cap-permitted', 'a80425fb']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${native.max! + 1} -1 38\n1000 -1 38\n163 -1 1\n`);
+    // A profile that allows by default gets no prelude: unknown numbers reach the kernel (ENOSYS from it).
+    assert.deepEqual(archLimits(allowBut({ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' })), []);
   });
 
   it("Docker's default profile with Docker's capabilities: ordinary programs run, namespaces cannot be made", () => {

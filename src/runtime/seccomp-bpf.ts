@@ -6,8 +6,8 @@
  * skipped, syscall names this libseccomp does not know skipped, conditions on one argument
  * repeated split into one rule each. berth-exec loads the result (native/berth-exec.c).
  *
- * Not reproduced: runc's ENOSYS stub for syscalls newer than the profile (patchbpf), and
- * SCMP_ACT_NOTIFY listeners. A profile using notify is refused (use runc for it).
+ * runc's ENOSYS prelude for syscalls newer than the profile goes in front (seccomp-enosys.ts).
+ * Not reproduced: SCMP_ACT_NOTIFY listeners. A profile using notify is refused (use runc for it).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -15,6 +15,7 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../errors';
 import type { OciSeccomp, SeccompArg } from './seccomp';
+import { type ArchLimit, AUDIT_ARCH_X86_64, enosysPrelude } from './seccomp-enosys';
 
 /** The slice of koffi's API used here (its bundled types are ESM-only, this build is CommonJS). */
 type NativeFn = (...args: unknown[]) => unknown;
@@ -28,6 +29,7 @@ interface LibSeccomp {
   archAdd: NativeFn;
   archResolve: NativeFn;
   syscallResolve: NativeFn;
+  syscallResolveArch: NativeFn;
   ruleAdd: NativeFn;
   attrSet: NativeFn;
   exportBpf: NativeFn;
@@ -51,6 +53,7 @@ function libseccomp(): LibSeccomp {
     archAdd: so.func('int seccomp_arch_add(void *ctx, uint32_t arch_token)'),
     archResolve: so.func('uint32_t seccomp_arch_resolve_name(const char *arch_name)'),
     syscallResolve: so.func('int seccomp_syscall_resolve_name(const char *name)'),
+    syscallResolveArch: so.func('int seccomp_syscall_resolve_name_arch(uint32_t arch_token, const char *name)'),
     ruleAdd: so.func('int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int arg_cnt, const void *arg_array)'),
     attrSet: so.func('int seccomp_attr_set(void *ctx, int attr, uint32_t value)'),
     exportBpf: so.func('int seccomp_export_bpf(void *ctx, int fd)'),
@@ -182,6 +185,38 @@ export function compileSeccomp(seccomp: OciSeccomp, fd: number): void {
   }
 }
 
+/** libseccomp's token for x32, which the kernel reports as x86_64 (see X32_SYSCALL_BIT). */
+const SCMP_ARCH_X32 = 0x4000003e;
+const ENOSYS = 38;
+
+/**
+ * Per architecture the profile lists, the largest syscall number it names (runc's rule: any
+ * rule, whatever its action; names unknown to the architecture skipped); none when the default
+ * action lets calls through or already answers ENOSYS.
+ */
+export function archLimits(seccomp: OciSeccomp): ArchLimit[] {
+  const def = seccomp.defaultAction;
+  if (def === 'SCMP_ACT_ALLOW' || def === 'SCMP_ACT_LOG' || def === 'SCMP_ACT_TRACE') return [];
+  if (def === 'SCMP_ACT_ERRNO' && seccomp.defaultErrnoRet === ENOSYS) return [];
+  const s = libseccomp();
+  const names = [...new Set((seccomp.syscalls ?? []).flatMap((r) => r.names))];
+  const byAudit = new Map<number, ArchLimit>();
+  for (const arch of seccomp.architectures ?? []) {
+    const token = s.archResolve(arch.replace(/^SCMP_ARCH_/, '').toLowerCase()) as number;
+    if (!token) continue;
+    let max = -1;
+    for (const n of names) max = Math.max(max, s.syscallResolveArch(token, n) as number);
+    if (max < 0) continue;
+    const x32 = token === SCMP_ARCH_X32;
+    const auditArch = x32 ? AUDIT_ARCH_X86_64 : token >>> 0;
+    const limit = byAudit.get(auditArch) ?? { auditArch };
+    if (x32) limit.x32Max = max;
+    else limit.max = max;
+    byAudit.set(auditArch, limit);
+  }
+  return [...byAudit.values()];
+}
+
 export interface SeccompBpf {
   /** The raw BPF program (struct sock_filter[]), for berth-exec --seccomp. */
   path: string;
@@ -196,7 +231,8 @@ export interface SeccompBpf {
  */
 export function ensureSeccompBpf(bundleDir: string, seccomp: OciSeccomp): SeccompBpf {
   const flags = filterFlags(seccomp);
-  const digest = createHash('sha256').update(JSON.stringify(seccomp)).digest('hex').slice(0, 16);
+  // "2": programs with the ENOSYS prelude; files from before it are not reused.
+  const digest = createHash('sha256').update('2').update(JSON.stringify(seccomp)).digest('hex').slice(0, 16);
   const path = join(bundleDir, `seccomp-${digest}.bpf`);
   if (fs.existsSync(path)) return { path, flags };
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
@@ -204,6 +240,7 @@ export function ensureSeccompBpf(bundleDir: string, seccomp: OciSeccomp): Seccom
   try {
     compileSeccomp(seccomp, fd);
     fs.closeSync(fd);
+    fs.writeFileSync(tmp, Buffer.concat([enosysPrelude(archLimits(seccomp)), fs.readFileSync(tmp)]));
     fs.renameSync(tmp, path);
   } catch (e) {
     try {
