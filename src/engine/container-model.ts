@@ -125,7 +125,8 @@ export function replaceOrAppend(base: string[], extra: string[]): string[] {
 
 const SUPPORTED_NETWORK_MODES = new Set(['', 'default', 'bridge', 'none']);
 
-export function buildSpec(req: CreateRequest, image: RunConfig, imageName: string): ContainerSpec {
+/** The container's spec from a create request and its image; Docker's warnings go to `warnings`. */
+export function buildSpec(req: CreateRequest, image: RunConfig, imageName: string, warnings: string[] = []): ContainerSpec {
   // Cmd and Entrypoint may be a string (Docker's strslice); Env must be a list.
   for (const [k, v] of Object.entries({ Env: req.Env, Cmd: req.Cmd, Entrypoint: req.Entrypoint })) {
     const stringOk = k !== 'Env' && typeof v === 'string';
@@ -203,7 +204,7 @@ export function buildSpec(req: CreateRequest, image: RunConfig, imageName: strin
     Runtime: 'runc',
   };
   // Resources and security options: Docker's checks, and its defaults filled in (MemorySwap…).
-  normalizeHostSettings(hostConfig);
+  warnings.push(...normalizeHostSettings(hostConfig));
   return { Config: config, HostConfig: hostConfig, Path: argv[0], Args: argv.slice(1) };
 }
 

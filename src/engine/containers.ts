@@ -102,10 +102,11 @@ export class ContainerService {
 
   // ---- create ----------------------------------------------------------------------------
 
-  create(req: CreateRequest, name: string | undefined): ContainerRecord {
+  /** Creates the container; Docker's warnings about the request go to `warnings`. */
+  create(req: CreateRequest, name: string | undefined, warnings: string[] = []): ContainerRecord {
     if (!req.Image) throw invalid('config cannot be empty in order to create a container: no image given');
     const image = this.d.images.resolve(req.Image);
-    const spec: ContainerSpec = buildSpec(req, this.d.images.config(image.id).config ?? {}, req.Image);
+    const spec: ContainerSpec = buildSpec(req, this.d.images.config(image.id).config ?? {}, req.Image, warnings);
     const taken = (n: string) => [...this.byId.values()].some((c) => c.r.name === n);
     let finalName: string;
     if (name) {

@@ -39,6 +39,22 @@ test('--memory: a process allocating 100 MB in a 32 MB container is OOM-killed (
   assert.equal(await dockerSh([], 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo done'), 'done\n');
 });
 
+test("create answers with Docker's warnings, and both CLIs print them", async () => {
+  const warning = 'WARNING: OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.\n';
+  for (const cli of ['docker', 'berth'] as const) {
+    const r = await d[cli](['run', '--rm', '--oom-kill-disable', 'busybox', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, warning, cli);
+    const limited = await d[cli](['run', '--rm', '--oom-kill-disable', '--memory', '64m', 'busybox', 'true']);
+    assert.equal(limited.stderr, '', cli);
+  }
+  const api = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { OomKillDisable: true } });
+  assert.equal(api.status, 201, api.body);
+  const body = JSON.parse(api.body) as { Id: string; Warnings: string[] };
+  assert.deepEqual(body.Warnings, [warning.slice('WARNING: '.length, -1)]);
+  await d.api('DELETE', `/containers/${body.Id}`);
+});
+
 test('--pids-limit 20 stops a fork bomb; without it all 50 processes run', async () => {
   // The inner shell dies at its first failed fork; the outer one counts who ran once they are gone.
   const bomb = `sh -c 'for i in $(seq 50); do (echo $i >> /tmp/ran; exec sleep 1) & done' 2>/tmp/err; sleep 2; wc -l < /tmp/ran; cat /tmp/err`;

@@ -104,8 +104,9 @@ export function containerRoutes(engine: Engine): Route[] {
 async function create(ctx: Ctx, engine: Engine): Promise<void> {
   const body = await readJson<CreateRequest>(ctx);
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalid('config cannot be empty in order to create a container');
-  const r = engine.containers.create(body, ctx.query.get('name') || undefined);
-  sendJson(ctx, 201, { Id: r.id, Warnings: [] });
+  const warnings: string[] = [];
+  const r = engine.containers.create(body, ctx.query.get('name') || undefined, warnings);
+  sendJson(ctx, 201, { Id: r.id, Warnings: warnings });
 }
 
 /** Docker's Command column: Path and Args, args with spaces in single quotes. */
