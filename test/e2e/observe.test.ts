@@ -51,6 +51,24 @@ test('docker top of a stopped container is Docker\'s 409', async () => {
   await d.docker(['rm', 'idle']);
 });
 
+test('berth stats without names follows containers as they start and stop', async () => {
+  // One table per second without a terminal; the CLI is stopped by the timeout.
+  const watching = d.berth(['stats', '--format', 'table {{.Name}}'], { timeoutMs: 7000 });
+  await sleep(1500);
+  const started = Date.now();
+  assert.equal((await d.docker(['run', '-d', '--name', 'joiner', 'busybox', 'sleep', '1000'])).code, 0);
+  await sleep(2500);
+  assert.equal((await d.docker(['stop', '-t', '0', 'joiner'])).code, 0);
+  const stopped = Date.now();
+  const out = (await watching).stdout;
+  const tables = out.split('NAME\n').slice(1);
+  assert.ok(tables.length >= 5, out);
+  assert.ok(!tables[0]!.includes('joiner'), 'not there before it started');
+  assert.ok(tables.some((t) => t.includes('joiner')), out);
+  assert.ok(!tables[tables.length - 1]!.includes('joiner'), `gone once it stopped (${stopped - started} ms after the start): ${out}`);
+  assert.equal((await d.docker(['rm', 'joiner'])).code, 0);
+});
+
 test('docker stats --no-stream prints a row with memory and pids', async () => {
   await runDetached('statted', 'busybox', 'sh', '-c', 'sleep 1003 & exec sleep 1004');
   await until(async () => (await d.docker(['top', 'statted'])).stdout.includes('sleep 1003'), 10_000, 'processes');

@@ -129,9 +129,10 @@ const stats: Command = {
   ],
   async run(ctx) {
     const { flags, client, io, args } = ctx;
+    const all = flags.bool('all');
     const names = args.length
       ? args
-      : (await client.json<{ Id: string }[]>('GET', '/containers/json', { query: { all: flags.bool('all') || undefined } })).map((c) => c.Id);
+      : (await client.json<{ Id: string }[]>('GET', '/containers/json', { query: { all: all || undefined } })).map((c) => c.Id);
     const trunc = !flags.bool('no-trunc');
     const format = flags.string('format');
     const rows = new Map<string, StatsRow>(names.map((n) => [n, emptyRow(n)]));
@@ -139,16 +140,21 @@ const stats: Command = {
     const stream = !flags.bool('no-stream');
     const errors: string[] = [];
     const abort = new AbortController();
-    const collectors = names.map(async (name) => {
+    const collecting = new Set<string>();
+    const collect = async (name: string) => {
+      collecting.add(name);
       try {
         const res = await client.dispatch('GET', `/containers/${encodeURIComponent(name)}/stats`, { query: { stream }, signal: abort.signal });
-        for await (const v of jsonLines<StatsJson>(res)) rows.set(name, statsRow(name, v, trunc));
+        for await (const v of jsonLines<StatsJson>(res)) if (rows.has(name)) rows.set(name, statsRow(name, v, trunc));
       } catch (e) {
         if (abort.signal.aborted) return;
         errors.push(e instanceof ApiError ? `Error response from daemon: ${e.message}` : String((e as Error).message ?? e));
         rows.delete(name);
+      } finally {
+        collecting.delete(name);
       }
-    });
+    };
+    const collectors = names.map(collect);
     if (!stream) {
       await Promise.all(collectors);
       if (errors.length) {
@@ -158,9 +164,36 @@ const stats: Command = {
       io.stdout.write(render());
       return 0;
     }
-    return streamStats(ctx, { names, rows, render, errors, abort, done: Promise.all(collectors) });
+    // Without names, as docker does: containers that start join the table, and leave it when
+    // they stop (with -a, when they are removed); the command runs until it is interrupted.
+    const follow = args.length === 0;
+    if (follow) {
+      void followContainers(client, abort.signal, (action, id) => {
+        if (action === 'start') {
+          if (!rows.has(id)) {
+            names.push(id);
+            rows.set(id, emptyRow(id));
+          }
+          if (!collecting.has(id)) void collect(id);
+        } else if (action === 'destroy' || !all) {
+          rows.delete(id);
+        }
+      });
+    }
+    return streamStats(ctx, { names, rows, render, errors: follow ? [] : errors, abort, done: follow ? new Promise(() => {}) : Promise.all(collectors) });
   },
 };
+
+/** Calls `on` with the start, die and destroy events of containers, from now on. */
+async function followContainers(client: CommandContext['client'], signal: AbortSignal, on: (action: 'start' | 'die' | 'destroy', id: string) => void): Promise<void> {
+  try {
+    const filters = JSON.stringify({ type: ['container'], event: ['start', 'die', 'destroy'] });
+    const res = await client.dispatch('GET', '/events', { query: { filters }, signal });
+    for await (const ev of jsonLines<EventMessage>(res)) on(ev.Action as 'start' | 'die' | 'destroy', ev.Actor.ID);
+  } catch {
+    // The daemon went away or the command was stopped: the table stays as it was.
+  }
+}
 
 function emptyRow(name: string): StatsRow {
   return { Container: name, Name: '--', ID: name, CPUPerc: '0.00%', MemUsage: '0B / 0B', MemPerc: '0.00%', NetIO: '0B / 0B', BlockIO: '0B / 0B', PIDs: '0' };
