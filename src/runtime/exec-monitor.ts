@@ -16,11 +16,11 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { BerthError } from '../errors';
 import type { Runc } from './runc';
 import { runtimeMessage } from './runc';
-import { childPipe, spawnProcess, type SpawnedProcess } from './spawn';
+import { type ConmonProcess, spawnConmon } from './conmon-process';
 
 export interface ExecLaunch {
   containerId: string;
@@ -82,40 +82,23 @@ export class ExecMonitor {
       '-e', '--exec-process-spec', spec,
       ...(o.attach ? ['--exec-attach'] : []), ...(o.terminal ? ['-t'] : []), ...(o.stdin ? ['-i'] : []),
     ];
-    const pipes = { stderr: childPipe(false), sync: childPipe(false), start: childPipe(true), ...(o.attach ? { attach: childPipe(false) } : {}) };
-    let conmon: SpawnedProcess;
+    let conmon: ConmonProcess;
     try {
-      conmon = spawnProcess(this.paths.conmon, args, {
-        fds: ['null', 'null', pipes.stderr.theirs, pipes.sync.theirs, pipes.start.theirs, ...(pipes.attach ? [pipes.attach.theirs] : [])],
-        cwd: dir,
-        env: {
-          _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', ...(o.attach ? { _OCI_ATTACHPIPE: '5' } : {}),
-          PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', TMPDIR: join(this.paths.execRoot, 'tmp'),
-        },
-      });
+      conmon = spawnConmon(this.paths.conmon, args, { cwd: dir, tmpDir: join(this.paths.execRoot, 'tmp'), attach: !!o.attach });
     } catch (e) {
-      for (const p of Object.values(pipes)) p.ours.destroy();
       this.cleanup(o.execId);
-      throw new BerthError('internal', `cannot start conmon: ${(e as Error).message}`);
-    } finally {
-      for (const p of Object.values(pipes)) fs.closeSync(p.theirs);
+      throw e;
     }
-    let stderr = '';
-    const errStream = pipes.stderr.ours as Readable;
-    errStream.setEncoding('utf8');
-    errStream.on('data', (s: string) => (stderr += s));
-    errStream.on('error', () => {});
-    const sync = new LineReader(pipes.sync.ours as Readable);
-    const startPipe = pipes.start.ours as Writable;
-    startPipe.on('error', () => {});
+    const { process: spawned, errors } = conmon;
+    const sync = new LineReader(conmon.sync);
+    const startPipe = conmon.start;
     // conmon holds the sync pipe until it exits: its end is the time to reap it.
-    const reaped = sync.closed.then(() => conmon.reap());
-    void reaped.then(() => errStream.destroy());
-    const gone = () => new BerthError('internal', `conmon failed: ${stderr.trim() || 'no sync message'}`);
+    void sync.closed.then(() => spawned.reap()).then(() => errors.destroy());
+    const gone = () => new BerthError('internal', `conmon failed: ${conmon.stderr().trim() || 'no sync message'}`);
     try {
       startPipe.write('0');
       if (o.attach) {
-        const attachPipe = new LineReader(pipes.attach!.ours as Readable);
+        const attachPipe = new LineReader(conmon.attach!);
         const ready = await attachPipe.next();
         attachPipe.destroy();
         if (ready === null) throw gone();
@@ -140,7 +123,7 @@ export class ExecMonitor {
       this.cleanup(o.execId);
       throw e;
     } finally {
-      (startPipe as Writable & { destroy(): void }).destroy();
+      startPipe.destroy();
     }
   }
 

@@ -13,11 +13,10 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../errors';
 import type { Runc } from './runc';
 import { runtimeMessage } from './runc';
-import { childPipe, spawnProcess, type SpawnedProcess } from './spawn';
+import { type ConmonProcess, spawnConmon } from './conmon-process';
 
 export interface MonitorPaths {
   execRoot: string;
@@ -89,56 +88,35 @@ export class Monitor {
       ...(o.terminal ? ['-t'] : []),
       ...(o.stdin ? ['-i', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
     ];
-    const pipes = { stderr: childPipe(false), sync: childPipe(false), start: childPipe(true) };
-    let conmon;
-    try {
-      conmon = spawnProcess(this.paths.conmon, args, {
-        fds: ['null', 'null', pipes.stderr.theirs, pipes.sync.theirs, pipes.start.theirs],
-        // conmon writes a second `oom` file into its cwd: keep it in the bundle.
-        cwd: o.bundle,
-        env: { _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', TMPDIR: join(this.paths.execRoot, 'tmp') },
-      });
-    } catch (e) {
-      for (const p of Object.values(pipes)) p.ours.destroy();
-      throw new MonitorError('internal', `cannot start conmon: ${(e as Error).message}`);
-    } finally {
-      for (const p of Object.values(pipes)) fs.closeSync(p.theirs);
-    }
-    let stderr = '';
-    const errStream = pipes.stderr.ours as Readable;
-    errStream.setEncoding('utf8');
-    errStream.on('data', (s: string) => (stderr += s));
-    errStream.on('error', () => {});
-    const sync = pipes.sync.ours as Readable;
-    const start = pipes.start.ours as Writable;
-    start.on('error', () => {});
-    const spawned = conmon;
+    // conmon writes a second `oom` file into its cwd: keep it in the bundle.
+    const conmon = spawnConmon(this.paths.conmon, args, { cwd: o.bundle, tmpDir: join(this.paths.execRoot, 'tmp') });
     return {
       proceed: () => {
-        start.end('0');
-        return this.created(o, spawned, sync, start, errStream, () => stderr);
+        conmon.start.end('0');
+        return this.created(o, conmon);
       },
       abort: async () => {
-        spawned.kill('SIGKILL');
-        for (const p of [sync, start, errStream]) p.destroy();
-        await spawned.reap();
+        conmon.process.kill('SIGKILL');
+        for (const p of [conmon.sync, conmon.start, conmon.errors]) p.destroy();
+        await conmon.process.reap();
         this.cleanup(o.id, o.bundle);
       },
     };
   }
 
-  private async created(o: LaunchOptions, conmon: SpawnedProcess, sync: Readable, start: Writable, errStream: Readable, stderrText: () => string): Promise<{ pid: number; monitorPid: number }> {
+  private async created(o: LaunchOptions, conmon: ConmonProcess): Promise<{ pid: number; monitorPid: number }> {
+    const { sync, start, errors: errStream } = conmon;
     const line = await readLine(sync);
     // conmon keeps the sync pipe open for its whole life; we need only the first message.
     sync.destroy();
     start.destroy();
     // The conmon we started forks the long-lived one and exits once runc create is done.
-    const exit = await conmon.reap();
+    const exit = await conmon.process.reap();
     if (line === null) {
       // Its last words may still be in the pipe.
       await Promise.race([new Promise((r) => errStream.once('close', r)), new Promise((r) => setTimeout(r, 200))]);
       errStream.destroy();
-      throw new MonitorError('internal', `conmon failed: ${stderrText().trim() || `no sync message (exit ${exit.code})`}`);
+      throw new MonitorError('internal', `conmon failed: ${conmon.stderr().trim() || `no sync message (exit ${exit.code})`}`);
     }
     errStream.destroy();
     const msg = JSON.parse(line) as { data: number; message?: string };
