@@ -9,7 +9,11 @@
  * An attached exec without a TTY runs through berth-exec (runtime/native-exec.ts, the fast
  * path); detached and TTY execs run under conmon's exec mode (runtime/exec-monitor.ts). The spec is the
  * container's own `process` (capabilities, rlimits, labels, no-new-privileges) with the exec's
- * command, environment, working dir, user, terminal and privileges laid over it.
+ * command, environment, working dir, user, terminal and privileges laid over it. A fast-path
+ * exec's berth-exec is started at create and released at start (exec-prepared.ts).
+ *
+ * Over 500 lines because both start paths live here around one record and its bookkeeping
+ * (begin/finish, events, exit codes); the runtime halves are in runtime/.
  */
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -18,6 +22,7 @@ import { BerthError, conflict, invalid, notFound } from '../errors';
 import { AttachHub } from '../runtime/attach';
 import { ExecMonitor, ExecStartError } from '../runtime/exec-monitor';
 import { type ExecProcess, nativeExec, type NativeExecSession, nativeExecUnsupported } from '../runtime/native-exec';
+import { PreparedExecs } from './exec-prepared';
 import type { OciSeccomp } from '../runtime/seccomp';
 import { ensureSeccompBpf, type SeccompBpf } from '../runtime/seccomp-bpf';
 import type { Runc } from '../runtime/runc';
@@ -77,8 +82,6 @@ export interface ExecServiceDeps {
 /** How long an ended exec stays inspectable (clients read its exit code after the stream ends). */
 const EXEC_KEEP_MS = 5 * 60_000;
 const GC_EVERY_MS = 60_000;
-/** How long a process prepared at create waits for its exec's start before it is called off. */
-const PREPARED_WAIT_MS = 10_000;
 /** How long the end of an attached stream waits for the exit code to be recorded. */
 const EXIT_REPORT_WAIT_MS = 2000;
 /** Docker's health checks keep this much output. */
@@ -117,8 +120,7 @@ export class ExecService {
   /** Per container: its runtime config as of its current start (see currentRun). */
   private readonly runs = new Map<string, { startedAt: string; spec: RuntimeConfig; seccomp: SeccompBpf | undefined }>();
   private readonly monitor: ExecMonitor;
-  /** berth-exec sessions started at create, waiting outside the container for their exec's start. */
-  private readonly prepared = new Map<string, { session: NativeExecSession; startedAt: string; timer: NodeJS.Timeout }>();
+  private readonly prepared = new PreparedExecs();
 
   constructor(private readonly d: ExecServiceDeps) {
     this.monitor = new ExecMonitor({ execRoot: d.execRoot, conmon: d.conmon }, d.runc);
@@ -191,36 +193,23 @@ export class ExecService {
       return; // the start reports it
     }
     if (!plan) return;
-    const c = this.d.containers.find(e.containerId);
-    let session;
     try {
-      session = nativeExec({ initPid: c.state.Pid, process: plan.process, seccomp: plan.seccomp, containerId: c.id, gated: true });
+      this.prepared.hold(e.id, this.spawnNative(e, plan, true), this.d.containers.find(e.containerId).state.StartedAt);
     } catch {
-      return;
+      // The start tries again, and reports what fails.
     }
-    const timer = setTimeout(() => this.callOff(e.id), PREPARED_WAIT_MS);
-    timer.unref();
-    this.prepared.set(e.id, { session, startedAt: c.state.StartedAt, timer });
   }
 
   /** The exec's prepared session if it is still good for the container's current run. */
   private takePrepared(e: Exec): NativeExecSession | undefined {
-    const p = this.prepared.get(e.id);
-    if (!p) return undefined;
-    this.prepared.delete(e.id);
-    clearTimeout(p.timer);
     const c = this.tryFind(e.containerId);
-    if (c && c.state.Status === 'running' && c.state.StartedAt === p.startedAt) return p.session;
-    p.session.callOff();
-    return undefined;
+    return this.prepared.take(e.id, c?.state.Status === 'running' ? c.state.StartedAt : undefined);
   }
 
-  private callOff(execId: string): void {
-    const p = this.prepared.get(execId);
-    if (!p) return;
-    this.prepared.delete(execId);
-    clearTimeout(p.timer);
-    p.session.callOff();
+  /** berth-exec for the exec in its container's current run. */
+  private spawnNative(e: Exec, plan: { process: ExecProcess; seccomp: SeccompBpf | undefined }, gated: boolean): NativeExecSession {
+    const c = this.d.containers.find(e.containerId);
+    return nativeExec({ initPid: c.state.Pid, process: plan.process, seccomp: plan.seccomp, containerId: c.id, gated });
   }
 
   private get(id: string): Exec {
@@ -245,7 +234,7 @@ export class ExecService {
 
   /** Runs the exec without a client: resolves once the process runs (or fails to). */
   async startDetached(id: string, opts: ExecStartOptions = {}): Promise<void> {
-    this.callOff(id);
+    this.prepared.callOff(id);
     await this.launch(this.get(id), opts, undefined);
   }
 
@@ -271,9 +260,8 @@ export class ExecService {
         // A spec that cannot be built (unknown user…): the regular path records the failure as Docker does.
       }
       if (plan) {
-        const c = this.d.containers.find(e.containerId);
         const p = plan;
-        return this.startNative(e, () => nativeExec({ initPid: c.state.Pid, process: p.process, seccomp: p.seccomp, containerId: c.id }), sink);
+        return this.startNative(e, () => this.spawnNative(e, p, false), sink);
       }
     }
     ready?.callOff();
@@ -555,7 +543,7 @@ export class ExecService {
   }
 
   private drop(e: Exec): void {
-    this.callOff(e.id);
+    this.prepared.callOff(e.id);
     this.byId.delete(e.id);
     if (!e.running) this.monitor.cleanup(e.id);
   }
