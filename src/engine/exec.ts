@@ -244,7 +244,6 @@ export class ExecService {
    */
   async startAttached(id: string, opts: ExecStartOptions, sink: ExecSink): Promise<ExecHandle> {
     const e = this.get(id);
-    this.checkStartable(id);
     const ready = this.takePrepared(e);
     if (!(opts.tty ?? e.tty)) {
       if (ready) {

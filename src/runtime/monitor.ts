@@ -62,17 +62,11 @@ export class Monitor {
   }
 
   /**
-   * Spawns conmon and waits until `runc create` has finished: the container's init exists but
-   * has not run the user's program yet. Returns the init pid and conmon's pid.
-   */
-  create(o: LaunchOptions): Promise<{ pid: number; monitorPid: number }> {
-    return this.launch(o).proceed();
-  }
-
-  /**
    * Spawns conmon, which loads and then waits on its start pipe before it runs `runc create`:
-   * the caller writes the bundle meanwhile, then calls `proceed()` (the result of `create`), or
-   * `abort()` to kill the waiting conmon, which has not done anything lasting yet.
+   * the caller writes the bundle meanwhile, then calls `proceed()`, which resolves once `runc
+   * create` has finished (the container's init exists but has not run the user's program yet)
+   * to the init pid and conmon's pid; or `abort()` to kill the waiting conmon, which has not
+   * done anything lasting yet.
    */
   launch(o: LaunchOptions): { proceed(): Promise<{ pid: number; monitorPid: number }>; abort(): Promise<void> } {
     const ctrDir = join(this.paths.execRoot, 'ctr', o.id);

@@ -111,20 +111,12 @@ describe('nativeExec on the host', { timeout: 60_000 }, () => {
     while (fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readStatus(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.ok(!fs.existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(readStatus(pid)), 'the program is gone');
   });
-});
 
-describe('a gated berth-exec (prepared at exec create)', { timeout: 60_000 }, () => {
-  let init: ChildProcess;
-  before(() => {
-    init = spawn('sleep', ['600'], { stdio: 'ignore' });
-  });
-  after(() => {
-    init.kill('SIGKILL');
-  });
+  // Gated: prepared at exec create, released (or called off) at its start.
   const gated = (file: string) =>
     nativeExec({ initPid: init.pid!, gated: true, process: { args: ['sh', '-c', `echo ran > ${file}; echo out`], env: [PATH], cwd: '/' } });
 
-  it('runs nothing until released, then runs as usual', async () => {
+  it('gated: runs nothing until released, then runs as usual', async () => {
     const file = join(fs.mkdtempSync(join(os.tmpdir(), 'berth-gated-')), 'ran');
     const s = gated(file);
     s.stdin!.end();
@@ -138,7 +130,7 @@ describe('a gated berth-exec (prepared at exec create)', { timeout: 60_000 }, ()
     fs.rmSync(dirname(file), { recursive: true });
   });
 
-  it('called off, it exits without running anything', async () => {
+  it('gated and called off: exits without running anything', async () => {
     const file = join(fs.mkdtempSync(join(os.tmpdir(), 'berth-gated-')), 'ran');
     const s = gated(file);
     s.started.catch(() => {});

@@ -238,9 +238,10 @@ export function ensureSeccompBpf(bundleDir: string, seccomp: OciSeccomp): Seccom
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
+    // libseccomp writes its program at the file's offset: after the prelude.
+    fs.writeSync(fd, enosysPrelude(archLimits(seccomp)));
     compileSeccomp(seccomp, fd);
     fs.closeSync(fd);
-    fs.writeFileSync(tmp, Buffer.concat([enosysPrelude(archLimits(seccomp)), fs.readFileSync(tmp)]));
     fs.renameSync(tmp, path);
   } catch (e) {
     try {

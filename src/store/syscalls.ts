@@ -26,6 +26,8 @@ const c = {
   lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
   lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)'),
   syscall0: libc.func('long syscall(long number, ...)'),
+  memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)'),
+  fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
   strerror: libc.func('const char *strerror(int errnum)'),
 };
 
@@ -94,6 +96,22 @@ export function mknodWhiteout(path: string): void {
 
 export function lsetxattr(path: string, name: string, value: Buffer): void {
   check(c.lsetxattr(path, name, value, value.length, 0) as number, 'lsetxattr', `${path} ${name}`);
+}
+
+const MFD_CLOEXEC = 1;
+const MFD_ALLOW_SEALING = 2;
+const F_ADD_SEALS = 1033;
+
+/** An anonymous in-memory file that can be sealed (close-on-exec); returns its fd. */
+export function memfdSealable(name: string): number {
+  const fd = c.memfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING) as number;
+  check(fd, 'memfd_create', name);
+  return fd;
+}
+
+/** Adds F_SEAL_* bits to a memfd; they can never be taken off. */
+export function addSeals(fd: number, seals: number): void {
+  check(c.fcntl(fd, F_ADD_SEALS, seals) as number, 'fcntl(F_ADD_SEALS)', `fd ${fd}`);
 }
 
 /**
