@@ -10,6 +10,8 @@
 #               plus berthd's RSS growth per container; berthd's RSS idle and with 50 running
 # Docker's figures on this machine (from issue 3) are printed beside berth's for comparison.
 # Usage (as root, after `npm ci`): bench/exec-latency.sh [N]
+# BERTH_SECCOMP_LOADER=off in the environment has runc compile and apply each container's
+# filter itself (runtime/seccomp-loader.ts): run both ways for the loader's share of a start.
 # It starts its own berthd on a temp data root and socket and removes everything it made.
 set -euo pipefail
 cd "$(dirname "$0")/.."

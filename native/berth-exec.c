@@ -28,6 +28,13 @@
  *   --wait-fd N          do the host-side preparation, then wait for one byte on fd N before
  *                        touching the container; EOF instead: exit 0 without running anything
  *                        (berthd starts us when an exec is created and lets us go at its start)
+ *   --in-place           become the program, in the namespaces, cgroups and credentials we were
+ *                        started with: only the seccomp filter, the capability sets and the PATH
+ *                        lookup are done here, then execve. This is the seccomp loader a
+ *                        container's init (and its runc execs) start through, so that runc need
+ *                        not compile the profile on every create (runtime/seccomp-loader.ts).
+ *                        runc ran us with CAP_SYS_ADMIN and CAP_SETPCAP added for that; the
+ *                        --cap-* sets given here, applied before execve, take them away again.
  *
  * Exit status: the program's, 128+N if signal N killed it. If it never ran: 127 (not found),
  * 126 (found but not runnable, or bad cwd), 125 (berth-exec itself failed: usage, namespaces,
@@ -109,6 +116,7 @@ static struct {
   const char *keyring;
   int status_fd;
   int wait_fd;
+  int in_place;
   char **argv;
 } opt = { .cwd = "/", .status_fd = -1, .wait_fd = -1 };
 
@@ -219,6 +227,7 @@ static void parse_args(int argc, char **argv) {
     const char *a = argv[i];
     if (!strcmp(a, "--")) { i++; break; }
     if (!strcmp(a, "--no-new-privs")) { opt.no_new_privs = 1; continue; }
+    if (!strcmp(a, "--in-place")) { opt.in_place = 1; continue; }
     if (i + 1 >= argc) die(EXIT_FAILED, "unknown option or missing value: %s", a);
     const char *v = argv[++i];
     if (!strcmp(a, "--pid")) opt.pid = (pid_t)parse_long(v, "--pid");
@@ -625,6 +634,24 @@ static __attribute__((noreturn)) void child(int ns_cgroup, int cgroups_joined, c
   die(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN, "exec %s: %s", path, errstr(errno));
 }
 
+/* ---------------------------------------------------------------- in place */
+
+/* The tail of runc's standard init (libcontainer/standard_init_linux.go), in its order: the
+ * filter first when there is no NNP (loading needs CAP_SYS_ADMIN then, so it also filters the
+ * capability calls after it, as runc's does), else last, just before execve. Everything else
+ * (rlimits, NNP, user, cwd, stdio) runc has done; the environment is passed on untouched. */
+static __attribute__((noreturn)) void in_place(void) {
+  if (opt.seccomp_file && !opt.no_new_privs) load_seccomp();
+  if (opt.set_caps) {
+    drop_bounding();
+    apply_caps();
+  }
+  char *path = look_path(opt.argv[0], environ);
+  if (opt.seccomp_file && opt.no_new_privs) load_seccomp();
+  execve(path, opt.argv, environ);
+  die(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN, "exec %s: %s", path, errstr(errno));
+}
+
 /* ---------------------------------------------------------------- parent */
 
 static void wait_for_go(void) {
@@ -672,6 +699,7 @@ int main(int argc, char **argv) {
     free(s);
   }
   if (opt.seccomp_file) load_bpf_file();
+  if (opt.in_place) in_place();
   if (opt.wait_fd >= 0) wait_for_go();
   if (opt.cgroup_from) open_cgroups();
   if (opt.set_oom) {

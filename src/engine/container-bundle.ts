@@ -9,6 +9,7 @@ import { resolveInRoot } from '../store/scoped-path';
 import { buildSpec as buildOciSpec, devicesFromPath, hostDevices, type OciDevice, type OciDeviceRule } from '../runtime/oci-spec';
 import { fromDockerProfile, type OciSeccomp, thisMachine, toOciSeccomp } from '../runtime/seccomp';
 import { DEFAULT_SECCOMP } from '../runtime/seccomp-default';
+import type { SeccompLoader } from '../runtime/seccomp-loader';
 import { resolveUser } from '../runtime/user';
 import { BerthError, invalid } from '../errors';
 import { type HostConfig, type ContainerRecord, processEnv } from './container-model';
@@ -77,8 +78,19 @@ function writeFile(path: string, data: string): void {
   fs.writeFileSync(path, data, { mode: 0o644 });
 }
 
-/** Writes config.json and the etc files for a start of `r` on the mounted `rootfs`. */
-export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgroupParent: string): void {
+/**
+ * The container's own runtime config, for its execs: spec.json when runc got a rewritten one
+ * (the seccomp loader), else config.json. The loader's filter is named in LOADER_ANNOTATION.
+ */
+export const SPEC_FILE = 'spec.json';
+export const LOADER_ANNOTATION = 'io.berth.seccomp-loader';
+
+/**
+ * Writes config.json and the etc files for a start of `r` on the mounted `rootfs`. With a
+ * `loader`, runc gets a config that starts the program through it where it can
+ * (runtime/seccomp-loader.ts); returns why not, or null.
+ */
+export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgroupParent: string, loader?: SeccompLoader): string | null {
   const { Config: config, HostConfig: hc } = r.spec;
   const hostname = hostnameOf(r);
   writeFile(join(dir, 'hostname'), `${hostname}\n`);
@@ -122,7 +134,15 @@ export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgr
     tmpfs: hc.Tmpfs ?? {},
     ...(hc.Init === true ? { init: initBinary() } : {}),
   });
+  const loaded = loader ? loader.apply(spec, rootfs) : { refused: 'no loader' };
+  if ('config' in loaded) {
+    writeFile(join(dir, SPEC_FILE), JSON.stringify({ ...spec, annotations: { [LOADER_ANNOTATION]: JSON.stringify(loaded.filter) } }));
+    writeFile(join(dir, 'config.json'), JSON.stringify(loaded.config));
+    return null;
+  }
+  fs.rmSync(join(dir, SPEC_FILE), { force: true });
   writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+  return loaded.refused;
 }
 
 /** Docker creates a missing working directory, owned by the container's user. */

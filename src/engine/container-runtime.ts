@@ -11,6 +11,7 @@ import type { OverlaySnapshotter } from '../store/snapshots';
 import { keepRotated, type LogConfig, type LogOptions, logOptions } from '../runtime/log-rotation';
 import type { Monitor } from '../runtime/monitor';
 import type { Runc } from '../runtime/runc';
+import { SeccompLoader } from '../runtime/seccomp-loader';
 import type { Container } from './container';
 import { writeBundle } from './container-bundle';
 
@@ -28,8 +29,12 @@ const CGROUP_PARENT = '/berth';
 export class ContainerRuntime {
   /** Background work the daemon must finish before it exits. */
   private readonly pending = new Set<Promise<void>>();
+  /** Where containers' filters are compiled and loaded from; off with BERTH_SECCOMP_LOADER=off (benchmarks, tests). */
+  readonly loader: SeccompLoader | undefined;
 
-  constructor(private readonly d: ContainerRuntimeDeps) {}
+  constructor(private readonly d: ContainerRuntimeDeps) {
+    this.loader = process.env.BERTH_SECCOMP_LOADER === 'off' ? undefined : new SeccompLoader(join(d.dataRoot, 'seccomp-loader'));
+  }
 
   bundleDir(id: string): string {
     return join(this.d.dataRoot, 'containers', id);
@@ -51,11 +56,11 @@ export class ContainerRuntime {
       id, name: c.r.name, bundle, logPath: this.logPath(id), terminal: cfg.Tty, stdin: cfg.OpenStdin, stdinOnce: cfg.StdinOnce,
       logSizeMax: this.logOptions(c).maxSize,
     });
-    let t1, t2;
+    let t1, t2, notLoaded;
     try {
       const rootfs = this.d.snapshots.mount(id, this.d.layers.stack(c.r.layer!), { volatile: c.r.spec.HostConfig.AutoRemove });
       t1 = performance.now();
-      writeBundle(bundle, c.r, rootfs, CGROUP_PARENT);
+      notLoaded = writeBundle(bundle, c.r, rootfs, CGROUP_PARENT, this.loader);
       t2 = performance.now();
     } catch (e) {
       await monitor.abort();
@@ -66,7 +71,9 @@ export class ContainerRuntime {
       const { pid } = await monitor.proceed();
       this.keepLog(c);
       const ms = (a: number, b: number) => Math.round(b - a);
-      this.d.log('debug', 'runtime prepared', { id, spawnMountMs: ms(t0, t1), bundleMs: ms(t1, t2), createMs: ms(t2, performance.now()) });
+      this.d.log('debug', 'runtime prepared', {
+        id, spawnMountMs: ms(t0, t1), bundleMs: ms(t1, t2), createMs: ms(t2, performance.now()), seccomp: notLoaded ? `by runc: ${notLoaded}` : 'by the loader',
+      });
       return pid;
     } catch (e) {
       this.unmountQuietly(id);

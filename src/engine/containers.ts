@@ -534,6 +534,11 @@ export class ContainerService {
     return this.rt.logPath(id);
   }
 
+  /** The seccomp loader's directory (compiled filters by digest), when the loader is on. */
+  get seccompLoaderDir(): string | undefined {
+    return this.rt.loader?.dir;
+  }
+
   bundleDir(id: string): string {
     return this.rt.bundleDir(id);
   }

@@ -26,10 +26,12 @@ import { PreparedExecs } from './exec-prepared';
 import type { OciSeccomp } from '../runtime/seccomp';
 import { ensureSeccompBpf, type SeccompBpf } from '../runtime/seccomp-bpf';
 import type { Runc } from '../runtime/runc';
+import { type LoaderFilter, loaderProcess } from '../runtime/seccomp-loader';
+import type { OciProcess } from '../runtime/oci-spec';
 import { resolveUser } from '../runtime/user';
 import { DetachKeysError, parseDetachKeys } from '../wire/detach-keys';
 import type { Container } from './container';
-import { hostnameOf } from './container-bundle';
+import { hostnameOf, LOADER_ANNOTATION, SPEC_FILE } from './container-bundle';
 import { replaceOrAppend } from './container-model';
 import type { ContainerService } from './containers';
 import type { EventBus } from './events';
@@ -91,6 +93,7 @@ interface RuntimeConfig {
   process: Record<string, unknown>;
   root: { path: string };
   linux?: { seccomp?: unknown };
+  annotations?: Record<string, string>;
 }
 
 interface Exec {
@@ -307,7 +310,11 @@ export class ExecService {
     const size = validSize(opts.consoleSize) ?? e.consoleSize;
     let session;
     try {
-      const process = this.processSpec(c, e, size);
+      const spec = this.runtimeConfig(c);
+      let process = this.processSpec(c, e, size, spec);
+      // runc has no filter for this container: its execs load it as its init did.
+      const loader = spec.annotations?.[LOADER_ANNOTATION];
+      if (loader) process = loaderProcess(process as unknown as OciProcess, JSON.parse(loader) as LoaderFilter) as unknown as Record<string, unknown>;
       session = await this.monitor.start({
         containerId: c.id, containerName: c.r.name, execId: e.id, process, terminal: e.tty, stdin: e.openStdin, attach,
       });
@@ -368,7 +375,17 @@ export class ExecService {
     if (known && known.startedAt === c.state.StartedAt) return known;
     const spec = this.runtimeConfig(c);
     const filter = spec.linux?.seccomp as OciSeccomp | undefined;
-    const run = { startedAt: c.state.StartedAt, spec, seccomp: filter ? ensureSeccompBpf(this.d.containers.bundleDir(c.id), filter) : undefined };
+    const loaded = spec.annotations?.[LOADER_ANNOTATION];
+    const loaderDir = this.d.containers.seccompLoaderDir;
+    let seccomp: SeccompBpf | undefined;
+    if (loaded && loaderDir) {
+      // The init's loader compiled it already.
+      const f = JSON.parse(loaded) as LoaderFilter;
+      seccomp = { path: join(loaderDir, f.bpf), flags: f.flags };
+    } else if (filter) {
+      seccomp = ensureSeccompBpf(this.d.containers.bundleDir(c.id), filter);
+    }
+    const run = { startedAt: c.state.StartedAt, spec, seccomp };
     this.runs.set(c.id, run);
     return run;
   }
@@ -423,10 +440,19 @@ export class ExecService {
     };
   }
 
-  /** The container's runtime config (config.json) as runc got it. */
+  /**
+   * The container's own runtime config: config.json as runc got it, or spec.json when runc got
+   * a config that starts the program through the seccomp loader.
+   */
   private runtimeConfig(c: Container): RuntimeConfig {
+    const dir = this.d.containers.bundleDir(c.id);
     try {
-      return JSON.parse(fs.readFileSync(join(this.d.containers.bundleDir(c.id), 'config.json'), 'utf8')) as RuntimeConfig;
+      try {
+        return JSON.parse(fs.readFileSync(join(dir, SPEC_FILE), 'utf8')) as RuntimeConfig;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      return JSON.parse(fs.readFileSync(join(dir, 'config.json'), 'utf8')) as RuntimeConfig;
     } catch (err) {
       throw new BerthError('internal', `cannot read the container's runtime config: ${(err as Error).message}`);
     }

@@ -73,6 +73,7 @@ export interface OciSpec {
     sysctl?: Record<string, string>;
     seccomp?: OciSeccomp;
   };
+  annotations?: Record<string, string>;
 }
 
 /** Docker's default capabilities (moby oci/caps/defaults.go). */

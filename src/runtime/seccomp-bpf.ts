@@ -229,15 +229,16 @@ export interface SeccompBpf {
  * digest of the profile, so a changed profile never meets a stale program; it is written to a
  * temp name and renamed, so concurrent callers and crashes never see half a file.
  */
-export function ensureSeccompBpf(bundleDir: string, seccomp: OciSeccomp): SeccompBpf {
+export function ensureSeccompBpf(bundleDir: string, seccomp: OciSeccomp, mode = 0o600): SeccompBpf {
   const flags = filterFlags(seccomp);
   // "2": programs with the ENOSYS prelude; files from before it are not reused.
   const digest = createHash('sha256').update('2').update(JSON.stringify(seccomp)).digest('hex').slice(0, 16);
   const path = join(bundleDir, `seccomp-${digest}.bpf`);
   if (fs.existsSync(path)) return { path, flags };
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const fd = fs.openSync(tmp, 'wx', 0o600);
+  const fd = fs.openSync(tmp, 'wx', mode);
   try {
+    fs.fchmodSync(fd, mode); // whatever the umask
     // libseccomp writes its program at the file's offset: after the prelude.
     fs.writeSync(fd, enosysPrelude(archLimits(seccomp)));
     compileSeccomp(seccomp, fd);

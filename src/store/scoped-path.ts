@@ -12,9 +12,10 @@ const MAX_LINKS = 255;
 
 /**
  * Returns the host path for `path` inside `root`. Components that do not exist yet are appended
- * as they are (the caller may create them); the result always lies under `root`.
+ * as they are (the caller may create them); the result always lies under `root`. `visit` sees
+ * every container path the walk looks at (symlinks before they are followed), in order.
  */
-export function resolveInRoot(root: string, path: string): string {
+export function resolveInRoot(root: string, path: string, visit?: (containerPath: string) => void): string {
   const pending = path.split('/').filter((c) => c !== '' && c !== '.');
   pending.reverse(); // pop() takes the next component
   const resolved: string[] = [];
@@ -25,6 +26,7 @@ export function resolveInRoot(root: string, path: string): string {
       resolved.pop();
       continue;
     }
+    visit?.(`/${[...resolved, comp].join('/')}`);
     const host = join(root, ...resolved, comp);
     let st: fs.Stats;
     try {

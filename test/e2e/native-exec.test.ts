@@ -15,6 +15,7 @@ import { nativeExec, type ExecProcess } from '../../src/runtime/native-exec';
 import { ensureSeccompBpf } from '../../src/runtime/seccomp-bpf';
 import { Daemon, useDaemon } from './harness';
 
+const BUSYBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 let d: Daemon;
 const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
 const scratch = fs.mkdtempSync(join(os.tmpdir(), 'berth-native-exec-e2e-'));
@@ -33,12 +34,17 @@ interface Ran {
   stderr: string;
 }
 
+/**
+ * A running container whose filter runc applies (its runc execs get it without berth's help):
+ * a relative PATH entry keeps the seccomp loader out (runtime/seccomp-loader.ts).
+ */
 async function target(name: string, ...flags: string[]): Promise<Target> {
-  const r = await d.docker(['run', '-d', '--name', name, ...flags, 'busybox', 'sleep', '1000']);
+  const r = await d.docker(['run', '-d', '--name', name, '-e', `PATH=.:${BUSYBOX_PATH}`, ...flags, 'busybox', 'sleep', '1000']);
   assert.equal(r.code, 0, r.stderr);
   const id = r.stdout.trim();
   const initPid = Number((await d.docker(['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim());
   const bundle = join(d.dataRoot, 'containers', id);
+  assert.ok(!fs.existsSync(join(bundle, 'spec.json')), 'runc applies the filter');
   return { id, initPid, bundle, config: JSON.parse(fs.readFileSync(join(bundle, 'config.json'), 'utf8')) };
 }
 
