@@ -14,6 +14,7 @@ import { imageRoutes } from './api/routes/images';
 import { systemRoutes } from './api/routes/system';
 import { createApiServer } from './api/server';
 import { FlagError, type FlagSpec, formatHelp, parseFlags } from './cli/flags';
+import { ensureTmpfs } from './runtime/exec-root';
 import { Engine } from './engine/engine';
 import { createLogger, isLevel } from './log';
 import { BERTH_VERSION } from './version';
@@ -64,7 +65,13 @@ export async function main(argv: string[]): Promise<void> {
   if (hosts.length > 1) fail(log, 'berthd listens on one socket; give -H once');
   const socketPath = socketFromHost(hosts[0] ?? DEFAULT_HOST, log);
   closeInheritedFds();
-  const pidfile = parsed.string('pidfile') || `${parsed.string('exec-root')}/berthd.pid`;
+  // The exec root becomes a tmpfs (if it is not one) before anything is written to it.
+  const execRoot = parsed.string('exec-root');
+  fs.mkdirSync(execRoot, { recursive: true, mode: 0o710 });
+  const onTmpfs = ensureTmpfs(execRoot);
+  if (typeof onTmpfs === 'object') log('warn', 'exec root stays on its file system: cannot mount a tmpfs', { dir: execRoot, error: onTmpfs.failed });
+  else log('debug', 'exec root', { dir: execRoot, tmpfs: onTmpfs });
+  const pidfile = parsed.string('pidfile') || `${execRoot}/berthd.pid`;
   claimPidfile(pidfile, log);
 
   let engine: Engine;
