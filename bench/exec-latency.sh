@@ -58,6 +58,19 @@ printf '  %-46s %-34s docker: 62–73 ms\n' "docker exec <c> true (median of $N)
 cat >"$work/process.json" <<'JSON'
 {"args":["/bin/true"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0},"terminal":false}
 JSON
+# A container started through the seccomp loader has no filter in runc's config: its runc execs
+# load it through the loader, as berthd's do (runtime/seccomp-loader.ts), so this one does too.
+spec="$work/data/containers/$id/spec.json"
+if [ -f "$spec" ]; then
+  node -e '
+    const fs = require("fs");
+    const { loaderProcess } = require("./dist/src/runtime/seccomp-loader");
+    const spec = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    const p = { ...JSON.parse(fs.readFileSync(process.argv[2], "utf8")), capabilities: spec.process.capabilities };
+    const filter = JSON.parse(spec.annotations["io.berth.seccomp-loader"]);
+    fs.writeFileSync(process.argv[2], JSON.stringify(loaderProcess(p, filter)));
+  ' "$spec" "$work/process.json"
+fi
 printf '  %-46s %s\n' "runc exec (no daemon, no monitor)" "$(median runc --root "$work/exec/runc" exec --process "$work/process.json" "$id")"
 node bench/instant-engine.js "$work/instant.sock" &
 instant_pid=$!
