@@ -57,27 +57,20 @@ export class SeccompLoader {
   constructor(readonly dir: string) {}
 
   /**
-   * Copies berth-exec in when missing or different (an upgrade) and checks that it runs from
-   * there (a noexec mount would make every container fail). Once per daemon; false: not usable.
+   * Copies berth-exec in (once per daemon, so an upgrade brings its own; the kernel copies, no
+   * buffers in the daemon) and checks that it runs from there (a noexec mount would make every
+   * container fail). False: not usable.
    */
   usable(): boolean {
     if (this.ready !== undefined) return this.ready;
     try {
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });
       const bin = join(this.dir, LOADER_BIN);
-      const want = fs.readFileSync(BERTH_EXEC);
-      let have: Buffer | undefined;
-      try {
-        have = fs.readFileSync(bin);
-      } catch {
-        // first use
-      }
-      if (!have || !have.equals(want)) {
-        const tmp = `${bin}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, want, { mode: 0o755 });
-        fs.renameSync(tmp, bin);
-      }
-      fs.accessSync(bin, fs.constants.X_OK);
+      const tmp = `${bin}.${process.pid}.tmp`;
+      fs.copyFileSync(BERTH_EXEC, tmp);
+      fs.chmodSync(tmp, 0o755);
+      // Atomic: a container starting meanwhile runs the old copy or the new one, never half of one.
+      fs.renameSync(tmp, bin);
       this.ready = runsFromHere(this.dir);
     } catch {
       this.ready = false;
