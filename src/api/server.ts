@@ -53,7 +53,7 @@ export function createApiServer(opts: ServerOptions): http.Server {
   };
 
   const dispatch = async (req: http.IncomingMessage, res: http.ServerResponse | undefined, socket: Duplex, head?: Buffer) => {
-    const started = Date.now();
+    const started = performance.now();
     const url = new URL(req.url ?? '/', 'http://berth');
     let path = url.pathname;
     let version = API_VERSION;
@@ -112,7 +112,7 @@ export function createApiServer(opts: ServerOptions): http.Server {
         (res?.socket ?? socket).destroy();
       }
     } finally {
-      opts.log('debug', 'request', { method: ctx.method, path: url.pathname, ms: Date.now() - started });
+      opts.log('debug', 'request', { method: ctx.method, path: url.pathname, ms: Math.round((performance.now() - started) * 10) / 10 });
     }
   };
 
