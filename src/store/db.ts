@@ -43,6 +43,22 @@ const MIGRATIONS: string[] = [
   CREATE INDEX containers_image ON containers(image_id);
   CREATE INDEX containers_layer ON containers(layer);
   `,
+  `
+  CREATE TABLE networks (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created    TEXT NOT NULL,
+    spec       TEXT NOT NULL,           -- JSON: driver, IPAM config, options, labels, internal…
+    last_ip    INTEGER NOT NULL DEFAULT 0  -- the address handed out last (IPAM goes on after it)
+  );
+  CREATE TABLE network_addresses (
+    network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+    address    INTEGER NOT NULL,        -- IPv4 as an unsigned 32-bit number
+    owner      TEXT NOT NULL,           -- a container id, or 'gateway'
+    PRIMARY KEY (network_id, address)
+  );
+  CREATE INDEX network_addresses_owner ON network_addresses(owner);
+  `,
 ];
 
 export function openDb(path: string): Db {
