@@ -96,6 +96,12 @@ interface RuntimeConfig {
   annotations?: Record<string, string>;
 }
 
+/** The filter the container's init was started with through the seccomp loader, if it was. */
+function loaderFilter(spec: RuntimeConfig): LoaderFilter | undefined {
+  const a = spec.annotations?.[LOADER_ANNOTATION];
+  return a ? (JSON.parse(a) as LoaderFilter) : undefined;
+}
+
 interface Exec {
   id: string;
   containerId: string;
@@ -313,8 +319,8 @@ export class ExecService {
       const spec = this.runtimeConfig(c);
       let process = this.processSpec(c, e, size, spec);
       // runc has no filter for this container: its execs load it as its init did.
-      const loader = spec.annotations?.[LOADER_ANNOTATION];
-      if (loader) process = loaderProcess(process as unknown as OciProcess, JSON.parse(loader) as LoaderFilter) as unknown as Record<string, unknown>;
+      const filter = loaderFilter(spec);
+      if (filter) process = loaderProcess(process as unknown as OciProcess, filter) as unknown as Record<string, unknown>;
       session = await this.monitor.start({
         containerId: c.id, containerName: c.r.name, execId: e.id, process, terminal: e.tty, stdin: e.openStdin, attach,
       });
@@ -375,13 +381,12 @@ export class ExecService {
     if (known && known.startedAt === c.state.StartedAt) return known;
     const spec = this.runtimeConfig(c);
     const filter = spec.linux?.seccomp as OciSeccomp | undefined;
-    const loaded = spec.annotations?.[LOADER_ANNOTATION];
+    const loaded = loaderFilter(spec);
     const loaderDir = this.d.containers.seccompLoaderDir;
     let seccomp: SeccompBpf | undefined;
     if (loaded && loaderDir) {
       // The init's loader compiled it already.
-      const f = JSON.parse(loaded) as LoaderFilter;
-      seccomp = { path: join(loaderDir, f.bpf), flags: f.flags };
+      seccomp = { path: join(loaderDir, loaded.bpf), flags: loaded.flags };
     } else if (filter) {
       seccomp = ensureSeccompBpf(this.d.containers.bundleDir(c.id), filter);
     }
