@@ -702,7 +702,7 @@ int main(int argc, char **argv) {
   if (opt.seccomp_file) load_bpf_file();
   if (opt.in_place) in_place();
   /* The container's cgroups and namespaces are opened before the gate too: a prepared exec
-   * then has only the joining left when its start lets it go (~0.7 ms less on the start).
+   * then has only the joining left when its start lets it go (~0.5 ms less on the start).
    * Opening them puts nothing in the container; a restart of the container calls the exec
    * off, and berthd refuses to start one in a container that has stopped. */
   if (opt.cgroup_from) open_cgroups();
