@@ -1,0 +1,170 @@
+/**
+ * Links, addresses and routes through rtnetlink (the `netlink` package), not a process per
+ * step: the bridge of a network, the veth pair of a container's endpoint, and the container's
+ * side of it inside its network namespace.
+ *
+ * A netlink socket acts in the network namespace it was opened in, and a link moved into
+ * another namespace arrives down and without addresses. So the container's side is configured
+ * through a socket opened in the container's namespace: `Netlink.in(path)` joins that namespace
+ * with setns on the calling thread, opens the socket and returns at once, synchronously, so
+ * that nothing else of the daemon runs in between.
+ */
+import * as fs from 'node:fs';
+import { BerthError } from '../errors';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+type Netlink_ = typeof import('netlink');
+type RtSocket = ReturnType<Netlink_['createRtNetlink']>;
+let lib: { nl: Netlink_; toBuf: (d: unknown) => Buffer; setns: (fd: number, type: number) => number; errno: () => number } | undefined;
+
+function load(): NonNullable<typeof lib> {
+  if (lib) return lib;
+  const nl = require('netlink') as Netlink_;
+  const { AttrStream } = require('netlink/dist/structs') as { AttrStream: new () => { emit(d: unknown): void; bufs: Uint8Array[] } };
+  const koffi = require('koffi') as { load(p: string): { func(s: string): (...a: unknown[]) => unknown }; errno(): number };
+  const setns = koffi.load('libc.so.6').func('int setns(int fd, int nstype)') as (fd: number, type: number) => number;
+  lib = {
+    nl,
+    toBuf: (d) => {
+      const a = new AttrStream();
+      a.emit(d);
+      return Buffer.concat(a.bufs);
+    },
+    setns,
+    errno: () => koffi.errno(),
+  };
+  return lib;
+}
+
+const CLONE_NEWNET = 0x40000000;
+const NLM_F_CREATE_EXCL = 0x400 | 0x200;
+const AF_INET = 2;
+const VETH_INFO_PEER = 1;
+const IFINFOMSG_SIZE = 16;
+const RT_TABLE_MAIN = 254;
+const RTPROT_BOOT = 3;
+const RTN_UNICAST = 1;
+
+export class NetlinkError extends BerthError {}
+
+export class Netlink {
+  private constructor(private readonly sock: RtSocket) {}
+
+  /** A socket in berthd's own network namespace. */
+  static open(): Netlink {
+    return new Netlink(load().nl.createRtNetlink());
+  }
+
+  /** A socket in the network namespace at `nsPath` (/proc/<pid>/ns/net). */
+  static in(nsPath: string): Netlink {
+    const l = load();
+    const own = fs.openSync('/proc/thread-self/ns/net', 'r');
+    let target: number | undefined;
+    try {
+      target = fs.openSync(nsPath, 'r');
+      if (l.setns(target, CLONE_NEWNET) !== 0) throw new NetlinkError('internal', `cannot join the network namespace ${nsPath}: errno ${l.errno()}`);
+      try {
+        return new Netlink(l.nl.createRtNetlink());
+      } finally {
+        // Back at once: a daemon thread left in a container's namespace would be a hole.
+        if (l.setns(own, CLONE_NEWNET) !== 0) {
+          process.stderr.write(`berthd: cannot return to its own network namespace (errno ${l.errno()})\n`);
+          process.abort();
+        }
+      }
+    } finally {
+      if (target !== undefined) fs.closeSync(target);
+      fs.closeSync(own);
+    }
+  }
+
+  close(): void {
+    this.sock.socket.close();
+  }
+
+  async index(name: string): Promise<number | undefined> {
+    const links = await this.sock.getLinks();
+    return links.find((l) => l.attrs.ifname === name)?.data.index;
+  }
+
+  private async need(name: string): Promise<number> {
+    const i = await this.index(name);
+    if (i === undefined) throw new NetlinkError('internal', `no network interface ${name}`);
+    return i;
+  }
+
+  async createBridge(name: string): Promise<void> {
+    const l = load();
+    await this.call(`create bridge ${name}`, () => this.sock.newLink({}, { ifname: name, linkinfo: l.toBuf(l.nl.ifla.formatInfo({ kind: 'bridge' })) }, { flags: NLM_F_CREATE_EXCL }));
+  }
+
+  /** A veth pair; `master` is the bridge the first end joins. */
+  async createVeth(name: string, peer: string, master?: string): Promise<void> {
+    const l = load();
+    const peerMsg = Buffer.concat([Buffer.alloc(IFINFOMSG_SIZE), l.toBuf(l.nl.ifla.formatLinkAttrs({ ifname: peer }))]);
+    const attr = Buffer.alloc(4);
+    attr.writeUInt16LE(4 + peerMsg.length, 0);
+    attr.writeUInt16LE(VETH_INFO_PEER, 2);
+    const masterIndex = master === undefined ? undefined : await this.need(master);
+    await this.call(`create veth ${name}`, () => this.sock.newLink({}, {
+      ifname: name, ...(masterIndex !== undefined ? { master: masterIndex } : {}),
+      linkinfo: l.toBuf(l.nl.ifla.formatInfo({ kind: 'veth', data: Buffer.concat([attr, peerMsg]) })),
+    }, { flags: NLM_F_CREATE_EXCL }));
+  }
+
+  /** Moves a link into the network namespace at `nsPath`, renamed there to `newName`. */
+  async moveTo(name: string, nsPath: string, newName = name): Promise<void> {
+    const index = await this.need(name);
+    const fd = fs.openSync(nsPath, 'r');
+    try {
+      await this.call(`move ${name}`, () => this.sock.setLink({ index }, { netNsFd: fd, ifname: newName }));
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Adds an IPv4 address given as "10.1.0.2/16". */
+  async addAddress(name: string, cidr: string): Promise<void> {
+    const m = /^([^/]+)\/(\d{1,2})$/.exec(cidr);
+    if (!m || Number(m[2]) > 32) throw new NetlinkError('invalid', `not an address with a prefix length: ${cidr}`);
+    const addr = ipBytes(m[1]!);
+    const index = await this.need(name);
+    await this.call(`add address ${cidr} to ${name}`, () => this.sock.newAddress({ family: AF_INET, prefixlen: Number(m[2]), index }, { local: addr, address: addr }, { flags: NLM_F_CREATE_EXCL }));
+  }
+
+  async up(name: string): Promise<void> {
+    const index = await this.need(name);
+    await this.call(`set ${name} up`, () => this.sock.setLink({ index, change: { up: true }, flags: { up: true } }));
+  }
+
+  async defaultRoute(gateway: string, dev: string): Promise<void> {
+    const oif = await this.need(dev);
+    await this.call(`route via ${gateway}`, () => this.sock.newRoute(
+      { family: AF_INET, dstLen: 0, table: RT_TABLE_MAIN, protocol: RTPROT_BOOT, scope: 0, type: RTN_UNICAST },
+      { gateway: ipBytes(gateway), oif },
+      { flags: NLM_F_CREATE_EXCL },
+    ));
+  }
+
+  /** Deletes a link (a veth takes its peer along); false if there was none. */
+  async deleteLink(name: string): Promise<boolean> {
+    const index = await this.index(name);
+    if (index === undefined) return false;
+    await this.call(`delete ${name}`, () => this.sock.delLink({ index }));
+    return true;
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw new NetlinkError('internal', `netlink: ${what}: ${(e as Error).message}`);
+    }
+  }
+}
+
+function ipBytes(ip: string): Buffer {
+  const parts = ip.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new NetlinkError('invalid', `invalid IP address: ${ip}`);
+  return Buffer.from(parts);
+}
