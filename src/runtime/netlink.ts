@@ -11,18 +11,18 @@
  */
 import * as fs from 'node:fs';
 import { BerthError } from '../errors';
+import { CLONE_NEWNET, setns } from '../store/syscalls';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 type Netlink_ = typeof import('netlink');
 type RtSocket = ReturnType<Netlink_['createRtNetlink']>;
-let lib: { nl: Netlink_; toBuf: (d: unknown) => Buffer; setns: (fd: number, type: number) => number; errno: () => number } | undefined;
+let lib: { nl: Netlink_; toBuf: (d: unknown) => Buffer } | undefined;
 
 function load(): NonNullable<typeof lib> {
   if (lib) return lib;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const nl = require('netlink') as Netlink_;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { AttrStream } = require('netlink/dist/structs') as { AttrStream: new () => { emit(d: unknown): void; bufs: Uint8Array[] } };
-  const koffi = require('koffi') as { load(p: string): { func(s: string): (...a: unknown[]) => unknown }; errno(): number };
-  const setns = koffi.load('libc.so.6').func('int setns(int fd, int nstype)') as (fd: number, type: number) => number;
   lib = {
     nl,
     toBuf: (d) => {
@@ -30,13 +30,10 @@ function load(): NonNullable<typeof lib> {
       a.emit(d);
       return Buffer.concat(a.bufs);
     },
-    setns,
-    errno: () => koffi.errno(),
   };
   return lib;
 }
 
-const CLONE_NEWNET = 0x40000000;
 const NLM_F_CREATE_EXCL = 0x400 | 0x200;
 const AF_INET = 2;
 const VETH_INFO_PEER = 1;
@@ -62,13 +59,15 @@ export class Netlink {
     let target: number | undefined;
     try {
       target = fs.openSync(nsPath, 'r');
-      if (l.setns(target, CLONE_NEWNET) !== 0) throw new NetlinkError('internal', `cannot join the network namespace ${nsPath}: errno ${l.errno()}`);
+      setns(target, CLONE_NEWNET, nsPath);
       try {
         return new Netlink(l.nl.createRtNetlink());
       } finally {
         // Back at once: a daemon thread left in a container's namespace would be a hole.
-        if (l.setns(own, CLONE_NEWNET) !== 0) {
-          process.stderr.write(`berthd: cannot return to its own network namespace (errno ${l.errno()})\n`);
+        try {
+          setns(own, CLONE_NEWNET, 'its own network namespace');
+        } catch (e) {
+          process.stderr.write(`berthd: ${(e as Error).message}\n`);
           process.abort();
         }
       }

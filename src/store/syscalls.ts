@@ -28,6 +28,7 @@ const c = {
   syscall0: libc.func('long syscall(long number, ...)'),
   memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)'),
   fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
+  setns: libc.func('int setns(int fd, int nstype)'),
   strerror: libc.func('const char *strerror(int errnum)'),
 };
 
@@ -60,6 +61,13 @@ export function mount(source: string, target: string, fstype: string, flags: num
 }
 
 /** Unmounts; a target that is not mounted (EINVAL) or gone (ENOENT) is not an error. */
+export const CLONE_NEWNET = 0x40000000;
+
+/** Moves the calling thread into the namespace `fd` refers to (of type `nstype`, or any with 0). */
+export function setns(fd: number, nstype: number, what: string): void {
+  check(c.setns(fd, nstype) as number, 'setns', what);
+}
+
 export function umount(target: string, flags = 0): void {
   const rc = c.umount2(target, flags) as number;
   if (rc < 0) {
