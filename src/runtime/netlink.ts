@@ -81,9 +81,16 @@ export class Netlink {
     this.sock.socket.close();
   }
 
+  /** The link's index, looked up by name in the kernel (not a dump of every link); undefined if none. */
   async index(name: string): Promise<number | undefined> {
-    const links = await this.sock.getLinks();
-    return links.find((l) => l.attrs.ifname === name)?.data.index;
+    try {
+      const [link] = await this.sock.getLink({}, { ifname: name });
+      return link?.data.index;
+    } catch (e) {
+      // The package reports the kernel's errno only in its message.
+      if (/\bENODEV\b/.test((e as Error).message)) return undefined;
+      throw new NetlinkError('internal', `netlink: look up ${name}: ${(e as Error).message}`);
+    }
   }
 
   private async need(name: string): Promise<number> {
