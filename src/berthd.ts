@@ -19,6 +19,7 @@ import { Engine } from './engine/engine';
 import { createLogger, isLevel } from './log';
 import { BERTH_VERSION } from './version';
 import { DEFAULT_HOST, unixSocketPath } from './wire/host';
+import { networkRoutes } from './api/routes/networks';
 
 const FLAGS: FlagSpec[] = [
   { name: 'host', short: 'H', type: 'list', description: 'Daemon socket to listen on', default: [] },
@@ -30,6 +31,10 @@ const FLAGS: FlagSpec[] = [
   { name: 'runtime', type: 'string', description: 'Path of the OCI runtime', default: '/usr/sbin/runc' },
   { name: 'live-restore', type: 'bool', description: 'Keep containers running while the daemon is down (default true)', default: true },
   { name: 'conmon', type: 'string', description: 'Path of the container monitor', default: '/usr/bin/conmon' },
+  { name: 'bridge', short: 'b', type: 'string', description: 'Interface of the default bridge network ("none" for no default bridge)', default: 'berth0' },
+  { name: 'bip', type: 'string', description: 'IPv4 address and prefix length of the default bridge (e.g. 172.17.0.1/16)' },
+  { name: 'dns', type: 'list', description: 'DNS server for containers to use (default: the host\'s resolvers)', default: [] },
+  { name: 'iptables', type: 'bool', description: 'Enable addition of iptables rules (default true)', default: true },
   { name: 'version', short: 'v', type: 'bool', description: 'Print version information and quit' },
 ];
 
@@ -82,6 +87,10 @@ export async function main(argv: string[]): Promise<void> {
       runtime: parsed.string('runtime'),
       conmon: parsed.string('conmon'),
       liveRestore: parsed.bool('live-restore'),
+      bridge: parsed.string('bridge'),
+      ...(parsed.string('bip') ? { bip: parsed.string('bip') } : {}),
+      iptables: parsed.bool('iptables'),
+      dns: parsed.list('dns'),
       log,
     });
   } catch (e) {
@@ -89,7 +98,7 @@ export async function main(argv: string[]): Promise<void> {
     fail(log, `cannot open the engine: ${(e as Error).message}`);
   }
   const server = createApiServer({
-    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine)],
+    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine), ...networkRoutes(engine)],
     serverHeader: `berth/${BERTH_VERSION} (linux)`,
     log,
   });

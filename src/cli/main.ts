@@ -13,6 +13,7 @@ import { lifecycleCommands } from './commands/lifecycle';
 import { imageCommands } from './commands/images';
 import { runCommands } from './commands/run';
 import { updateCommands } from './commands/update';
+import { networkCommands } from './commands/network';
 import { observeCommands } from './commands/observe';
 import { systemCommands } from './commands/system';
 import { FlagError, type FlagSpec, formatHelp, parseFlags } from './flags';
@@ -24,9 +25,9 @@ const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'version', short: 'v', type: 'bool', description: 'Print version information and quit' },
 ];
 
-const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', system: 'Manage berth' };
+const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage berth' };
 
-const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...systemCommands, ...observeCommands, ...updateCommands, ...containerFsCommands];
+const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...systemCommands, ...observeCommands, ...updateCommands, ...containerFsCommands, ...networkCommands];
 
 /** Every path a command answers to: its name and its aliases ("ps", "container ls"). */
 function commandTable(): Map<string, Command> {

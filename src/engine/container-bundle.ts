@@ -58,10 +58,17 @@ export function containerResolvConf(host: string, hc: Pick<HostConfig, 'Dns' | '
   ].join('\n') + '\n';
 }
 
-/** /etc/hosts: the loopback entries, then --add-host entries in order. */
-export function containerHosts(extra: string[]): string {
-  const added = extra.map((e) => parseExtraHost(e)).map(({ host, ip }) => `${ip}\t${host}`);
-  return [...HOSTS, ...added].join('\n') + '\n';
+/**
+ * /etc/hosts: the loopback entries, --add-host entries in order, then the network's (the
+ * container's own address, --link targets). `host-gateway` is the default bridge's gateway.
+ */
+export function containerHosts(extra: string[], network: string[] = [], hostGateway?: string): string {
+  const added = extra.map((e) => parseExtraHost(e)).map(({ host, ip }) => {
+    if (ip !== 'host-gateway') return `${ip}\t${host}`;
+    if (!hostGateway) throw invalid('unable to derive the IP value for host-gateway: the daemon has no default bridge network');
+    return `${hostGateway}\t${host}`;
+  });
+  return [...HOSTS, ...added, ...network].join('\n') + '\n';
 }
 
 export function hostnameOf(r: ContainerRecord): string {
@@ -90,12 +97,12 @@ export const LOADER_ANNOTATION = 'io.berth.seccomp-loader';
  * `loader`, runc gets a config that starts the program through it where it can
  * (runtime/seccomp-loader.ts); returns why not, or null.
  */
-export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgroupParent: string, loader?: SeccompLoader): string | null {
+export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgroupParent: string, net: BundleNetwork, loader?: SeccompLoader): string | null {
   const { Config: config, HostConfig: hc } = r.spec;
-  const hostname = hostnameOf(r);
+  const hostname = net.hostname ?? hostnameOf(r);
   writeFile(join(dir, 'hostname'), `${hostname}\n`);
-  writeFile(join(dir, 'hosts'), containerHosts(hc.ExtraHosts ?? []));
-  writeFile(join(dir, 'resolv.conf'), containerResolvConf(hostResolvConf(), hc));
+  writeFile(join(dir, 'hosts'), net.oci === 'host' ? hostFile('/etc/hosts') : containerHosts(hc.ExtraHosts ?? [], net.hosts, net.hostGateway));
+  writeFile(join(dir, 'resolv.conf'), net.nameserver ? embeddedResolvConf(net.nameserver, hostResolvConf(), hc) : containerResolvConf(net.oci === 'host' ? hostFile('/etc/resolv.conf') : hostResolvConf(), { ...hc, Dns: hc.Dns?.length ? hc.Dns : net.dns ?? [] }));
 
   const user = resolveUser(rootfs, config.User, hc.GroupAdd ?? []);
   const cwd = config.WorkingDir || '/';
@@ -129,7 +136,8 @@ export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgr
     devices: devicesOf(hc),
     privileged: hc.Privileged === true,
     unmaskedPaths: security.unmaskedPaths,
-    sysctl: { ...defaultSysctls(), ...hc.Sysctls },
+    sysctl: net.oci === 'host' ? { ...hc.Sysctls } : { ...defaultSysctls(), ...hc.Sysctls },
+    network: net.oci,
     seccomp: seccompOf(hc, security.seccomp, caps),
     tmpfs: hc.Tmpfs ?? {},
     ...(hc.Init === true ? { init: initBinary() } : {}),
@@ -143,6 +151,36 @@ export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgr
   fs.rmSync(join(dir, SPEC_FILE), { force: true });
   writeFile(join(dir, 'config.json'), JSON.stringify(spec));
   return loaded.refused;
+}
+
+/** What the network side decided for this start (engine/networks.ts). */
+export interface BundleNetwork {
+  oci: { path: string } | 'host' | undefined;
+  hostname?: string;
+  hosts: string[];
+  nameserver?: string;
+  /** Resolvers instead of the host's (the daemon's --dns). */
+  dns?: string[];
+  hostGateway?: string;
+}
+
+function hostFile(path: string): string {
+  try {
+    return fs.readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * resolv.conf of a container on a user-defined network: the embedded DNS server (which
+ * forwards what it does not know to --dns or the host's resolvers), with the search domains and
+ * options of the host or of --dns-search/--dns-option.
+ */
+export function embeddedResolvConf(nameserver: string, host: string, hc: Pick<HostConfig, 'Dns' | 'DnsSearch' | 'DnsOptions'>): string {
+  const base = containerResolvConf(host, { ...hc, Dns: [nameserver] });
+  const lines = base.split('\n').filter((l) => !/^\s*nameserver\s/.test(l) && l.trim() !== '');
+  return [`nameserver ${nameserver}`, ...lines].join('\n') + '\n';
 }
 
 /** Docker creates a missing working directory, owned by the container's user. */

@@ -144,12 +144,11 @@ describe('buildSpec: validation', () => {
     },
   );
 
-  it('refuses unsupported network modes as not implemented', () => {
-    fails(() => buildSpec({ HostConfig: { NetworkMode: 'host' } }, CMD_ONLY, 'x'), 'not-implemented', /^network mode "host" is not supported/);
-    fails(() => buildSpec({ HostConfig: { NetworkMode: 'container:abc' } }, CMD_ONLY, 'x'), 'not-implemented', /"container:abc"/);
-    for (const mode of ['', 'default', 'bridge', 'none']) {
-      assert.equal(buildSpec({ HostConfig: { NetworkMode: mode } }, CMD_ONLY, 'x').HostConfig.NetworkMode, 'none', mode);
+  it('keeps the network mode for the network service to resolve (none given is the default)', () => {
+    for (const mode of ['default', 'bridge', 'none', 'host', 'container:abc', 'mynet']) {
+      assert.equal(buildSpec({ HostConfig: { NetworkMode: mode } }, CMD_ONLY, 'x').HostConfig.NetworkMode, mode, mode);
     }
+    assert.equal(buildSpec({ HostConfig: {} }, CMD_ONLY, 'x').HostConfig.NetworkMode, 'default');
   });
 
   it('keeps valid restart policies and refuses bad ones with Docker\'s messages', () => {

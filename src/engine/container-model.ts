@@ -4,7 +4,7 @@
  * plus the image's config into the container's final Config, as Docker merges them.
  */
 import { normalizeLogConfig } from '../runtime/log-rotation';
-import { invalid, BerthError } from '../errors';
+import { invalid } from '../errors';
 import type { Digest } from '../store/content-store';
 import { type HealthConfig, type HealthState, mergeHealthcheck, validateHealthcheck } from './health';
 import { type RunConfig, sortedMap } from './image-config';
@@ -69,12 +69,24 @@ export function initialState(): ContainerState {
   return { Status: 'created', Pid: 0, ExitCode: 0, Error: '', OOMKilled: false, StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME };
 }
 
+/** A container's settings on one network (NetworkingConfig.EndpointsConfig, `network connect`). */
+export interface EndpointConfig {
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null;
+  Aliases?: string[] | null;
+  MacAddress?: string;
+  Links?: string[] | null;
+  DriverOpts?: Record<string, string> | null;
+  NetworkID?: string;
+}
+
 /** What is stored for a container and loaded again after a restart. */
 export interface ContainerSpec {
   Config: ContainerConfig;
   HostConfig: HostConfig;
   Path: string;
   Args: string[];
+  /** The networks it is on, by name (absent in rows made before networks: loopback only). */
+  Networks?: Record<string, EndpointConfig>;
 }
 
 export interface ContainerRecord {
@@ -94,7 +106,7 @@ export interface CreateRequest extends Partial<Omit<ContainerConfig, 'Env' | 'Cm
   Entrypoint?: string[] | string | null;
   Labels?: Record<string, string> | null;
   HostConfig?: Record<string, unknown> | null;
-  NetworkingConfig?: unknown;
+  NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointConfig> | null } | null;
 }
 
 const asList = (v: string[] | string | null | undefined): string[] | null | undefined =>
@@ -122,8 +134,6 @@ export function replaceOrAppend(base: string[], extra: string[]): string[] {
   }
   return out;
 }
-
-const SUPPORTED_NETWORK_MODES = new Set(['', 'default', 'bridge', 'none']);
 
 /** The container's spec from a create request and its image; Docker's warnings go to `warnings`. */
 export function buildSpec(req: CreateRequest, image: RunConfig, imageName: string, warnings: string[] = []): ContainerSpec {
@@ -186,14 +196,11 @@ export function buildSpec(req: CreateRequest, image: RunConfig, imageName: strin
   if (healthcheck) config.Healthcheck = healthcheck;
   const hc = req.HostConfig ?? {};
   const networkMode = typeof hc.NetworkMode === 'string' ? hc.NetworkMode : '';
-  if (!SUPPORTED_NETWORK_MODES.has(networkMode)) {
-    throw new BerthError('not-implemented', `network mode "${networkMode}" is not supported by berth yet: containers get a private network namespace with loopback only`);
-  }
   const hostConfig: HostConfig = {
     ...hc,
     AutoRemove: hc.AutoRemove === true,
-    // Until bridge networking lands, every container gets its own namespace with loopback only.
-    NetworkMode: 'none',
+    // Resolved against the networks by the container service ('default' is 'bridge').
+    NetworkMode: networkMode || 'default',
     ShmSize: typeof hc.ShmSize === 'number' && hc.ShmSize > 0 ? hc.ShmSize : 64 * 1024 * 1024,
     ReadonlyRootfs: hc.ReadonlyRootfs === true,
     GroupAdd: Array.isArray(hc.GroupAdd) ? (hc.GroupAdd as string[]) : null,

@@ -14,6 +14,7 @@ import type { Runc } from '../runtime/runc';
 import { SeccompLoader } from '../runtime/seccomp-loader';
 import type { Container } from './container';
 import { writeBundle } from './container-bundle';
+import type { NetworkService, PreparedNetwork } from './networks';
 
 export interface ContainerRuntimeDeps {
   dataRoot: string;
@@ -21,6 +22,9 @@ export interface ContainerRuntimeDeps {
   snapshots: OverlaySnapshotter;
   runc: Runc;
   monitor: Monitor;
+  networks: NetworkService;
+  /** A running container's id and init pid (--network container:<ref>). */
+  runningPid: (ref: string) => { id: string; pid: number };
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -50,33 +54,51 @@ export class ContainerRuntime {
     const { id } = c;
     const bundle = this.bundleDir(id);
     const { Config: cfg } = c.r.spec;
+    // The namespace and addresses now; the veths are wired while conmon and runc work.
+    const net: PreparedNetwork = this.d.networks.prepare(c.r, this.d.runningPid);
     // conmon loads (a few ms of dynamic linking) while the rootfs is mounted and the bundle written.
     const t0 = performance.now();
-    const monitor = this.d.monitor.launch({
+    let monitor;
+    try {
+      monitor = this.d.monitor.launch({
       id, name: c.r.name, bundle, logPath: this.logPath(id), terminal: cfg.Tty, stdin: cfg.OpenStdin, stdinOnce: cfg.StdinOnce,
       logSizeMax: this.logOptions(c).maxSize,
-    });
+      });
+    } catch (e) {
+      await this.d.networks.release(c.id);
+      throw e;
+    }
     let t1, t2, notLoaded;
     try {
       const rootfs = this.d.snapshots.mount(id, this.d.layers.stack(c.r.layer!), { volatile: c.r.spec.HostConfig.AutoRemove });
       t1 = performance.now();
-      notLoaded = writeBundle(bundle, c.r, rootfs, CGROUP_PARENT, this.loader);
+      const hostGateway = this.d.networks.hostGateway();
+      notLoaded = writeBundle(bundle, c.r, rootfs, CGROUP_PARENT, { ...net, ...(hostGateway ? { hostGateway } : {}) }, this.loader);
       t2 = performance.now();
     } catch (e) {
       await monitor.abort();
       this.unmountQuietly(id);
+      await this.d.networks.release(id);
       throw e;
     }
+    const [created, wired] = await Promise.allSettled([monitor.proceed(), net.ready]);
+    if (created.status === 'fulfilled' && wired.status === 'rejected') {
+      // The container exists but cannot be given its network: undo all of it.
+      await this.teardown(c);
+      throw wired.reason;
+    }
     try {
-      const { pid } = await monitor.proceed();
+      if (created.status === 'rejected') throw created.reason;
+      const { pid } = created.value;
       this.keepLog(c);
       const ms = (a: number, b: number) => Math.round(b - a);
       this.d.log('debug', 'runtime prepared', {
-        id, spawnMountMs: ms(t0, t1), bundleMs: ms(t1, t2), createMs: ms(t2, performance.now()), seccomp: notLoaded ? `by runc: ${notLoaded}` : 'by the loader',
+        id, spawnMountMs: ms(t0, t1), bundleMs: ms(t1, t2), createMs: ms(t2, performance.now()), network: c.r.spec.HostConfig.NetworkMode, seccomp: notLoaded ? `by runc: ${notLoaded}` : 'by the loader',
       });
       return pid;
     } catch (e) {
       this.unmountQuietly(id);
+      await this.d.networks.release(id);
       throw e;
     }
   }
@@ -92,6 +114,7 @@ export class ContainerRuntime {
     // exit file can be taken for the exit of the next start.
     await this.d.monitor.waitGone(id);
     this.d.monitor.cleanup(id, this.bundleDir(id));
+    await this.d.networks.release(id).catch((e) => this.d.log('warn', 'network teardown failed', { id, error: String(e) }));
     await this.d.snapshots.unmountAsync(id).catch((e) => this.d.log('warn', 'rootfs still busy', { id, error: String(e) }));
   }
 

@@ -33,6 +33,8 @@ import type { ImageService } from './images';
 import { Container } from './container';
 import { type HealthState, HealthMonitor, initialHealth, MAX_OUTPUT_BYTES, type ProbeOutcome, probeArgv } from './health';
 import { generateName, newId, validateName } from './names';
+import type { NetworkService } from './networks';
+import { publishedRequests } from './port-bindings';
 import { nextDelay, shouldRestart } from './restart-policy';
 import { normalizeSignal, signalNumber, validateSignal } from './signals';
 
@@ -45,6 +47,7 @@ export interface ContainerServiceDeps {
   runc: Runc;
   monitor: Monitor;
   events: EventBus;
+  networks: NetworkService;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -68,7 +71,22 @@ export class ContainerService {
   private readonly rt: ContainerRuntime;
 
   constructor(private readonly d: ContainerServiceDeps) {
-    this.rt = new ContainerRuntime(d);
+    this.rt = new ContainerRuntime({
+      ...d,
+      runningPid: (ref) => {
+        const c = this.find(ref);
+        if (!c.running) throw conflict(`cannot join network namespace of a non running container: container ${c.id} is ${c.state.Status}`);
+        return { id: c.id, pid: c.state.Pid };
+      },
+    });
+    d.networks.containers = {
+      find: (ref) => this.find(ref),
+      saveSpec: (id) => {
+        const c = this.byId.get(id);
+        if (c) this.d.db.prepare('UPDATE containers SET spec = ? WHERE id = ?').run(JSON.stringify(c.r.spec), id);
+      },
+    };
+    d.networks.allContainers = () => [...this.byId.values()].map((c) => c.r);
   }
 
   // ---- lookup ----------------------------------------------------------------------------
@@ -107,6 +125,7 @@ export class ContainerService {
     if (!req.Image) throw invalid('config cannot be empty in order to create a container: no image given');
     const image = this.d.images.resolve(req.Image);
     const spec: ContainerSpec = buildSpec(req, this.d.images.config(image.id).config ?? {}, req.Image, warnings);
+    this.resolveNetworks(spec, req, warnings);
     const taken = (n: string) => [...this.byId.values()].some((c) => c.r.name === n);
     let finalName: string;
     if (name) {
@@ -139,6 +158,28 @@ export class ContainerService {
     this.emit(r, 'create');
     this.prewarm(c);
     return r;
+  }
+
+  /** The networks of a new container, its links and published ports, checked as Docker checks them. */
+  private resolveNetworks(spec: ContainerSpec, req: CreateRequest, warnings: string[]): void {
+    const hc = spec.HostConfig as ContainerSpec['HostConfig'] & { PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null; PublishAllPorts?: boolean; Links?: string[] | null };
+    const { mode, networks } = this.d.networks.endpointsForCreate(hc.NetworkMode, req.NetworkingConfig?.EndpointsConfig ?? undefined);
+    hc.NetworkMode = mode;
+    spec.Networks = networks;
+    if (mode === 'host' && Object.keys(hc.PortBindings ?? {}).length > 0) {
+      warnings.push('Published ports are discarded when using host network mode');
+      hc.PortBindings = {};
+    }
+    publishedRequests(hc.PortBindings ?? {}, hc.PublishAllPorts === true, spec.Config.ExposedPorts ?? {});
+    for (const l of hc.Links ?? []) {
+      const target = l.replace(/^\//, '').split(':')[0]!;
+      if (mode !== 'bridge') throw invalid('conflicting options: links are only supported on the default bridge network');
+      try {
+        this.find(target);
+      } catch {
+        throw invalid(`could not get container for ${target}`);
+      }
+    }
   }
 
   // ---- start -----------------------------------------------------------------------------
@@ -640,6 +681,10 @@ export class ContainerService {
         }
       }),
     );
+  }
+
+  isRunning(id: string): boolean {
+    return this.byId.get(id)?.running === true;
   }
 
   /** Ids the service knows, for sweeping orphaned directories at start-up. */

@@ -25,6 +25,9 @@ import { ContainerFs } from './container-fs';
 import { EventBus } from './events';
 import { ExecService } from './exec';
 import { ImageService } from './images';
+import { NetworkService } from './networks';
+import { DnsServer } from './dns-server';
+import { Iptables } from '../runtime/iptables';
 
 export interface EngineConfig {
   dataRoot: string;
@@ -33,6 +36,14 @@ export interface EngineConfig {
   conmon: string;
   /** Leave containers running when the daemon stops, and adopt them when it starts (berth's default). */
   liveRestore: boolean;
+  /** The default bridge's interface (-b/--bridge; 'none': no default bridge network). */
+  bridge?: string;
+  /** --bip: the default bridge's gateway address and prefix length. */
+  bip?: string;
+  /** --iptables=false leaves the host's firewall alone (no NAT, no isolation, no published ports). */
+  iptables?: boolean;
+  /** --dns: the resolvers containers use (default: the host's). */
+  dns?: string[];
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -43,6 +54,9 @@ export class Engine {
   /** docker cp, export, diff, commit: a container's filesystem from the outside. */
   readonly containerFs: ContainerFs;
   readonly execs: ExecService;
+  readonly networks: NetworkService;
+  /** The embedded DNS of user-defined networks, listening on each one's gateway address. */
+  readonly dns: DnsServer;
   readonly startedAt = new Date();
   readonly id: string;
   readonly runtimeVersion: string;
@@ -65,9 +79,30 @@ export class Engine {
     const monitor = new Monitor({ execRoot: config.execRoot, conmon: config.conmon }, runc);
     this.runc = runc;
     this.monitor = monitor;
+    this.id = engineId(config.dataRoot);
     this.images = new ImageService(db, content, layers, this.events);
+    this.networks = new NetworkService({
+      db, execRoot: config.execRoot, dataRoot: config.dataRoot, tag: this.id.replace(/-/g, '').slice(0, 8), bridge: config.bridge ?? 'berth0', dns: config.dns ?? [],
+      ...(config.bip ? { bip: config.bip } : {}), ...(config.iptables !== false ? { iptables: new Iptables() } : {}), log: config.log,
+    });
+    const nets = this.networks;
+    this.dns = new DnsServer({
+      resolver: {
+        lookup: (asker, name, type) => {
+          const found = nets.resolve(asker, name);
+          return found && type === 'AAAA' ? [] : found;
+        },
+        reverse: (asker, ip) => nets.reverse(asker, ip),
+      },
+      upstreams: (asker) => nets.upstreamsFor(asker).map((address) => ({ address, port: 53 })),
+      log: config.log,
+    });
+    nets.onGateway = async (gateway, up) => {
+      if (up) await this.dns.listen(gateway);
+      else await this.dns.close(gateway);
+    };
     this.containers = new ContainerService({
-      db, dataRoot: config.dataRoot, images: this.images, layers, snapshots, runc, monitor, events: this.events, log: config.log,
+      db, dataRoot: config.dataRoot, images: this.images, layers, snapshots, runc, monitor, events: this.events, networks: this.networks, log: config.log,
     });
     this.images.users = (id) => this.containers.usersOf(id);
     this.containerFs = new ContainerFs({ containers: this.containers, images: this.images, layers, snapshots, events: this.events, log: config.log });
@@ -79,7 +114,6 @@ export class Engine {
       return { exitCode: r.exitCode, output: r.output };
     };
     this.exits = new ExitWatcher(monitor.exitDir, (id, code) => this.containers.onExit(id, code));
-    this.id = engineId(config.dataRoot);
     this.runtimeVersion = version;
   }
 
@@ -92,6 +126,7 @@ export class Engine {
     const layers = new LayerStore(db, content, snapshots);
     const engine = new Engine(config, db, content, snapshots, layers);
     await engine.containers.load();
+    await engine.networks.init(engine.containers.list(), (id) => engine.containers.isRunning(id));
     engine.sweep();
     engine.exits.start();
     // In the background, as Docker's restore: the API answers while policy restarts proceed.
@@ -123,6 +158,8 @@ export class Engine {
   async shutdown(): Promise<void> {
     await this.containers.stopAll(this.config.liveRestore);
     await this.containers.drain();
+    this.networks.close();
+    await this.dns.closeAll();
     this.exits.stop();
     this.db.close();
   }

@@ -41,7 +41,6 @@ describe('HostConfig resources at create', () => {
     fails(() => norm({ Sysctls: { 'kernel.hostname_x': '1', 'vm.swappiness': '1' } }), 'invalid', 'sysctl "kernel.hostname_x" is not in a separate kernel namespace');
     fails(() => norm({ Tmpfs: { '/x': 'size=1m,bogus' } }), 'invalid', 'invalid tmpfs option ["bogus"]');
     fails(() => norm({ ExtraHosts: ['db:not-an-ip'] }), 'invalid', 'invalid IP address in add-host: "not-an-ip"');
-    fails(() => norm({ ExtraHosts: ['gw:host-gateway'] }), 'not-implemented', /host-gateway/);
   });
 
   it('PidsLimit 0 or less means no limit', () => {
@@ -114,6 +113,9 @@ describe('helpers', () => {
     assert.deepEqual(parseExtraHost('db=::1'), { host: 'db', ip: '::1' });
     assert.deepEqual(parseExtraHost('v6:[fe80::1]'), { host: 'v6', ip: 'fe80::1' });
     assert.match(containerHosts(['db:10.0.0.1']), /\n10\.0\.0\.1\tdb\n$/);
+    // host-gateway is the default bridge's gateway; the network's own lines come last.
+    assert.match(containerHosts(['gw:host-gateway'], ['172.17.0.2\tabc'], '172.17.0.1'), /\n172\.17\.0\.1\tgw\n172\.17\.0\.2\tabc\n$/);
+    assert.throws(() => containerHosts(['gw:host-gateway']), /host-gateway/);
   });
   it('resolv.conf: --dns, --dns-search and --dns-option replace what the host has', () => {
     const host = 'search corp.example\nnameserver 10.0.0.2\noptions rotate\n';

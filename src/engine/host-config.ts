@@ -365,9 +365,8 @@ export function parseExtraHost(entry: string): { host: string; ip: string } {
   const host = entry.slice(0, i);
   let ip = entry.slice(i + 1);
   if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
-  if (ip === 'host-gateway') {
-    throw new BerthError('not-implemented', `"host-gateway" in --add-host is not supported by berth yet: containers have no network beyond loopback`);
-  }
+  // The default bridge's gateway, known at start (container-bundle.ts).
+  if (ip === 'host-gateway') return { host, ip };
   if (isIP(ip) === 0) throw invalid(`invalid IP address in add-host: "${ip}"`);
   return { host, ip };
 }

@@ -46,15 +46,19 @@ export interface NetworkRequest {
 const GATEWAY = 'gateway';
 
 export class NetworkStore {
-  constructor(private readonly db: Db) {}
+  /** `reserved`: subnets in use outside berth (the host's routes), never picked for a network. */
+  constructor(
+    private readonly db: Db,
+    private readonly reserved: () => Cidr[] = () => [],
+  ) {}
 
-  create(name: string, req: NetworkRequest = {}): NetworkRecord {
+  create(name: string, req: NetworkRequest = {}, id = newId()): NetworkRecord {
     return this.db.transaction(() => {
       if (this.db.prepare('SELECT 1 FROM networks WHERE name = ?').get(name)) throw conflict(`network with name ${name} already exists`);
       const driver = req.driver ?? 'bridge';
       const ipam = driver === 'bridge' ? this.ipamFor(req.ipam ?? []) : [];
       const r: NetworkRecord = {
-        id: newId(), name, created: new Date().toISOString(),
+        id, name, created: new Date().toISOString(),
         spec: { driver, internal: req.internal ?? false, attachable: req.attachable ?? false, labels: req.labels ?? {}, options: req.options ?? {}, ipam },
       };
       this.db.prepare('INSERT INTO networks (id, name, created, spec) VALUES (?, ?, ?, ?)').run(r.id, r.name, r.created, JSON.stringify(r.spec));
@@ -123,6 +127,12 @@ export class NetworkStore {
     else this.db.prepare('DELETE FROM network_addresses WHERE owner = ?').run(owner);
   }
 
+  /** Gives back the addresses of every container owner `keep` does not vouch for. */
+  releaseUnless(keep: (owner: string) => boolean): void {
+    const owners = this.db.prepare('SELECT DISTINCT owner FROM network_addresses WHERE owner != ?').all(GATEWAY) as { owner: string }[];
+    for (const { owner } of owners) if (!keep(owner)) this.release(owner);
+  }
+
   /** The addresses `owner` holds, by network id. */
   addressesOf(owner: string): Map<string, string> {
     const rows = this.db.prepare('SELECT network_id, address FROM network_addresses WHERE owner = ?').all(owner) as { network_id: string; address: number }[];
@@ -140,7 +150,7 @@ export class NetworkStore {
       if (used.some((u) => overlaps(u, subnet))) throw new BerthError('forbidden', 'invalid pool request: Pool overlaps with other one on this address space');
     } else {
       if (g.gateway || g.ipRange) throw invalid('a gateway or ip-range needs a subnet (--subnet)');
-      const picked = pickSubnet(used);
+      const picked = pickSubnet([...used, ...this.reserved()]);
       if (!picked) throw new BerthError('forbidden', 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
       subnet = picked;
     }

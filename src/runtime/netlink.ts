@@ -104,18 +104,35 @@ export class Netlink {
     await this.call(`create bridge ${name}`, () => this.sock.newLink({}, { ifname: name, linkinfo: l.toBuf(l.nl.ifla.formatInfo({ kind: 'bridge' })) }, { flags: NLM_F_CREATE_EXCL }));
   }
 
-  /** A veth pair; `master` is the bridge the first end joins. */
-  async createVeth(name: string, peer: string, master?: string): Promise<void> {
+  /**
+   * A veth pair; `master` is the bridge the first end joins. With `peerNs` the peer is made
+   * directly in that network namespace (one request instead of a create and a move).
+   */
+  async createVeth(name: string, peer: string, master?: string, opts: { peerNs?: string; peerMac?: string; mtu?: number } = {}): Promise<void> {
     const l = load();
-    const peerMsg = Buffer.concat([Buffer.alloc(IFINFOMSG_SIZE), l.toBuf(l.nl.ifla.formatLinkAttrs({ ifname: peer }))]);
-    const attr = Buffer.alloc(4);
-    attr.writeUInt16LE(4 + peerMsg.length, 0);
-    attr.writeUInt16LE(VETH_INFO_PEER, 2);
-    const masterIndex = master === undefined ? undefined : await this.need(master);
-    await this.call(`create veth ${name}`, () => this.sock.newLink({}, {
-      ifname: name, ...(masterIndex !== undefined ? { master: masterIndex } : {}),
-      linkinfo: l.toBuf(l.nl.ifla.formatInfo({ kind: 'veth', data: Buffer.concat([attr, peerMsg]) })),
-    }, { flags: NLM_F_CREATE_EXCL }));
+    const fd = opts.peerNs === undefined ? undefined : fs.openSync(opts.peerNs, 'r');
+    try {
+      const peerAttrs = {
+        ifname: peer, ...(fd !== undefined ? { netNsFd: fd } : {}), ...(opts.peerMac ? { address: macBytes(opts.peerMac) } : {}),
+        ...(opts.mtu ? { mtu: opts.mtu } : {}),
+      };
+      const peerMsg = Buffer.concat([Buffer.alloc(IFINFOMSG_SIZE), l.toBuf(l.nl.ifla.formatLinkAttrs(peerAttrs))]);
+      const attr = Buffer.alloc(4);
+      attr.writeUInt16LE(4 + peerMsg.length, 0);
+      attr.writeUInt16LE(VETH_INFO_PEER, 2);
+      const masterIndex = master === undefined ? undefined : await this.need(master);
+      await this.call(`create veth ${name}`, () => this.sock.newLink({}, {
+        ifname: name, ...(masterIndex !== undefined ? { master: masterIndex } : {}), ...(opts.mtu ? { mtu: opts.mtu } : {}),
+        linkinfo: l.toBuf(l.nl.ifla.formatInfo({ kind: 'veth', data: Buffer.concat([attr, peerMsg]) })),
+      }, { flags: NLM_F_CREATE_EXCL }));
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  }
+
+  async setMac(name: string, mac: string): Promise<void> {
+    const index = await this.need(name);
+    await this.call(`set ${name} address ${mac}`, () => this.sock.setLink({ index }, { address: macBytes(mac) }));
   }
 
   /** Moves a link into the network namespace at `nsPath`, renamed there to `newName`. */
@@ -129,13 +146,18 @@ export class Netlink {
     }
   }
 
-  /** Adds an IPv4 address given as "10.1.0.2/16". */
-  async addAddress(name: string, cidr: string): Promise<void> {
+  /** Adds an IPv4 address given as "10.1.0.2/16"; with `mayExist`, one already there is fine. */
+  async addAddress(name: string, cidr: string, mayExist = false): Promise<void> {
     const m = /^([^/]+)\/(\d{1,2})$/.exec(cidr);
     if (!m || Number(m[2]) > 32) throw new NetlinkError('invalid', `not an address with a prefix length: ${cidr}`);
     const addr = ipBytes(m[1]!);
     const index = await this.need(name);
-    await this.call(`add address ${cidr} to ${name}`, () => this.sock.newAddress({ family: AF_INET, prefixlen: Number(m[2]), index }, { local: addr, address: addr }, { flags: NLM_F_CREATE_EXCL }));
+    try {
+      await this.sock.newAddress({ family: AF_INET, prefixlen: Number(m[2]), index }, { local: addr, address: addr }, { flags: NLM_F_CREATE_EXCL });
+    } catch (e) {
+      if (mayExist && /\bEEXIST\b/.test((e as Error).message)) return;
+      throw new NetlinkError('internal', `netlink: add address ${cidr} to ${name}: ${(e as Error).message}`);
+    }
   }
 
   async up(name: string): Promise<void> {
@@ -167,6 +189,12 @@ export class Netlink {
       throw new NetlinkError('internal', `netlink: ${what}: ${(e as Error).message}`);
     }
   }
+}
+
+function macBytes(mac: string): Buffer {
+  const parts = mac.split(':');
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new NetlinkError('invalid', `invalid MAC address: ${mac}`);
+  return Buffer.from(parts.map((p) => parseInt(p, 16)));
 }
 
 function ipBytes(ip: string): Buffer {

@@ -64,7 +64,7 @@ export interface OciSpec {
   hostname: string;
   mounts: OciMount[];
   linux: {
-    namespaces: { type: string }[];
+    namespaces: { type: string; path?: string }[];
     resources: OciResources & { devices: OciDeviceRule[] };
     cgroupsPath: string;
     maskedPaths?: string[];
@@ -144,6 +144,11 @@ export interface SpecInput {
   tmpfs?: Record<string, string>;
   /** Host path of the init binary bound at /sbin/docker-init (--init). */
   init?: string;
+  /**
+   * The network namespace: a new one with loopback only (the default), one to join by path
+   * (berthd's, wired before the start), or the host's (no namespace).
+   */
+  network?: { path: string } | 'host';
 }
 
 /** Where Docker puts the init binary of --init containers. */
@@ -196,7 +201,10 @@ export function buildSpec(input: SpecInput): OciSpec {
     hostname: input.hostname,
     mounts,
     linux: {
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
+      namespaces: [
+        { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' },
+        ...(input.network === 'host' ? [] : [{ type: 'network', ...(input.network ? { path: input.network.path } : {}) }]),
+      ],
       resources: {
         ...input.resources,
         // Deny all, then runc adds its standard allowed devices (null, zero, full, tty, random,

@@ -29,6 +29,7 @@ const c = {
   memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)'),
   fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
   setns: libc.func('int setns(int fd, int nstype)'),
+  unshare: libc.func('int unshare(int flags)'),
   strerror: libc.func('const char *strerror(int errnum)'),
 };
 
@@ -60,14 +61,20 @@ export function mount(source: string, target: string, fstype: string, flags: num
   check(c.mount(source, target, fstype, flags, data) as number, 'mount', target);
 }
 
-/** Unmounts; a target that is not mounted (EINVAL) or gone (ENOENT) is not an error. */
 export const CLONE_NEWNET = 0x40000000;
+export const MS_BIND = 0x1000;
 
 /** Moves the calling thread into the namespace `fd` refers to (of type `nstype`, or any with 0). */
 export function setns(fd: number, nstype: number, what: string): void {
   check(c.setns(fd, nstype) as number, 'setns', what);
 }
 
+/** Moves the calling thread into new namespaces of the types in `flags`. */
+export function unshare(flags: number, what: string): void {
+  check(c.unshare(flags) as number, 'unshare', what);
+}
+
+/** Unmounts; a target that is not mounted (EINVAL) or gone (ENOENT) is not an error. */
 export function umount(target: string, flags = 0): void {
   const rc = c.umount2(target, flags) as number;
   if (rc < 0) {

@@ -4,7 +4,8 @@
  * daemon made (its containers through the API, then the daemon, then any mount left under its
  * temp dir) and never touches anything else.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -39,8 +40,15 @@ export class Daemon {
   private exitCode: Promise<number | null> = Promise.resolve(null);
   /** Extra berthd flags for the next launch (e.g. --live-restore=false). */
   extraArgs: string[] = [];
+  /**
+   * This daemon's default bridge: its own name, so it never meets the host's berth0. DNS
+   * upstreams are on loopback (nothing listens there): a test's query never leaves the machine.
+   */
+  readonly bridge: string;
 
-  private constructor(readonly dir: string) {}
+  private constructor(readonly dir: string) {
+    this.bridge = `bt${createHash('sha256').update(dir).digest('hex').slice(0, 10)}`;
+  }
 
   get socket(): string {
     return join(this.dir, 'berth.sock');
@@ -64,7 +72,7 @@ export class Daemon {
 
   async launch(): Promise<void> {
     this.logChunks.push(`--- daemon start ${new Date().toISOString()} ---\n`);
-    const proc = spawn(BERTHD, ['-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', 'debug', ...this.extraArgs], {
+    const proc = spawn(BERTHD, ['-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', 'debug', '-b', this.bridge, '--dns', '127.0.0.1', ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
@@ -121,7 +129,11 @@ export class Daemon {
     await this.exitCode;
   }
 
-  /** Removes every container of this daemon, stops it, unmounts leftovers and deletes the dir. */
+  /**
+   * Removes every container and network of this daemon, stops it, then what a stopped daemon
+   * leaves by design (its default bridge, its iptables rules, by this daemon's own names),
+   * unmounts leftovers and deletes the dir.
+   */
   async cleanup(): Promise<void> {
     try {
       if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
@@ -129,12 +141,35 @@ export class Daemon {
         if (list.status === 200) {
           for (const c of JSON.parse(list.body) as { Id: string }[]) await this.api('DELETE', `/containers/${c.Id}?force=1`);
         }
+        const nets = await this.api('GET', '/networks');
+        if (nets.status === 200) {
+          for (const n of JSON.parse(nets.body) as { Id: string; Name: string }[]) {
+            if (!['bridge', 'host', 'none'].includes(n.Name)) await this.api('DELETE', `/networks/${n.Id}`);
+          }
+        }
         await this.stop();
       }
     } finally {
+      removeNetworkLeftovers(this.bridge, this.ruleTag());
       unmountUnder(this.dir);
       fs.rmSync(this.dir, { recursive: true, force: true });
     }
+  }
+
+  /** The tag of this daemon's iptables rules (berth:<first 8 hex of its engine id>). */
+  ruleTag(): string | undefined {
+    try {
+      return `berth:${fs.readFileSync(join(this.dataRoot, 'engine-id'), 'utf8').trim().replace(/-/g, '').slice(0, 8)}`;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** This daemon's iptables rules, as iptables-save prints them. */
+  rules(): string[] {
+    const tag = this.ruleTag();
+    if (!tag) return [];
+    return ['filter', 'nat', 'raw'].flatMap((t) => execFileSync('iptables-save', ['-t', t]).toString().split('\n').filter((l) => l.includes(`"${tag}`) || l.includes(` ${tag}`)));
   }
 
   private exec(bin: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Result> {
@@ -185,6 +220,19 @@ export class Daemon {
     const r = await this.berth(['import', busyboxTar(flavour), name]);
     if (r.code !== 0) throw new Error(`import failed: ${r.stderr}`);
     return r.stdout.trim();
+  }
+}
+
+/** Deletes a stopped daemon's default bridge and its rules (`tag`), by their names only. */
+export function removeNetworkLeftovers(bridge: string, tag: string | undefined): void {
+  require('node:child_process').spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
+  if (!tag) return;
+  for (const table of ['filter', 'nat', 'raw']) {
+    const owned = execFileSync('iptables-save', ['-t', table]).toString().split('\n')
+      .filter((l) => l.startsWith('-A ') && (l.includes(`"${tag}`) || l.includes(` ${tag}`)));
+    if (owned.length === 0) continue;
+    const batch = `*${table}\n${owned.map((l) => `-D${l.slice(2)}`).join('\n')}\nCOMMIT\n`;
+    require('node:child_process').spawnSync('iptables-restore', ['--noflush', '-w'], { input: batch });
   }
 }
 

@@ -11,7 +11,7 @@ const HOST_CONFIG_DEFAULTS = {
   Binds: null,
   ContainerIDFile: '',
   LogConfig: { Type: 'json-file', Config: {} },
-  NetworkMode: 'none',
+  NetworkMode: 'bridge',
   PortBindings: {},
   RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
   AutoRemove: false,
@@ -116,25 +116,56 @@ export function inspectContainer(engine: Engine, r: ContainerRecord, _version: s
     },
     Mounts: [],
     Config: r.spec.Config,
-    NetworkSettings: {
-      Bridge: '',
-      SandboxID: '',
-      SandboxKey: '',
-      Ports: {},
-      HairpinMode: false,
-      LinkLocalIPv6Address: '',
-      LinkLocalIPv6PrefixLen: 0,
-      SecondaryIPAddresses: null,
-      SecondaryIPv6Addresses: null,
-      EndpointID: '',
-      Gateway: '',
+    NetworkSettings: networkSettings(engine, r),
+  };
+}
+
+/** NetworkSettings: every network the container is on; addresses and ports while it runs. */
+export function networkSettings(engine: Engine, r: ContainerRecord) {
+  const running = r.state.Status === 'running' || r.state.Status === 'paused';
+  const nets = engine.networks;
+  const networks: Record<string, unknown> = {};
+  let primary: { ip: string; prefixLen: number; gateway: string; mac: string; hostIf: string } | undefined;
+  for (const [name, cfg] of Object.entries(r.spec.Networks ?? {})) {
+    const ep = running && cfg.NetworkID ? nets.endpointOf(r.id, cfg.NetworkID) : undefined;
+    if (ep && name === 'bridge') primary = ep;
+    const userNet = name !== 'bridge' && name !== 'host' && name !== 'none';
+    networks[name] = {
+      IPAMConfig: cfg.IPAMConfig ?? null,
+      Links: cfg.Links ?? null,
+      Aliases: cfg.Aliases ?? null,
+      MacAddress: ep?.mac ?? cfg.MacAddress ?? '',
+      DriverOpts: cfg.DriverOpts ?? null,
+      GwPriority: 0,
+      NetworkID: cfg.NetworkID ?? '',
+      EndpointID: ep?.hostIf ?? '',
+      Gateway: ep?.gateway ?? '',
+      IPAddress: ep?.ip ?? '',
+      IPPrefixLen: ep?.prefixLen ?? 0,
+      IPv6Gateway: '',
       GlobalIPv6Address: '',
       GlobalIPv6PrefixLen: 0,
-      IPAddress: '',
-      IPPrefixLen: 0,
-      IPv6Gateway: '',
-      MacAddress: '',
-      Networks: {},
-    },
+      DNSNames: userNet ? [r.name, r.id.slice(0, 12), ...(cfg.Aliases ?? [])] : null,
+    };
+  }
+  return {
+    Bridge: '',
+    SandboxID: running ? nets.sandboxKey(r.id).split('/').pop() ?? '' : '',
+    SandboxKey: running ? nets.sandboxKey(r.id) : '',
+    Ports: running ? (nets.portsOf(r.id) ?? {}) : {},
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: primary?.hostIf ?? '',
+    Gateway: primary?.gateway ?? '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: primary?.ip ?? '',
+    IPPrefixLen: primary?.prefixLen ?? 0,
+    IPv6Gateway: '',
+    MacAddress: primary?.mac ?? '',
+    Networks: networks,
   };
 }

@@ -15,7 +15,7 @@ import { DEFAULT_DETACH_KEYS, DetachScanner, parseDetachKeys } from '../../wire/
 import { frames, StreamId } from '../../wire/stdcopy';
 import { humanDuration } from '../../wire/units';
 import { type Ctx, matchLabels, parseFilters, qbool, qint, readJson, sendJson, sendStatus } from '../context';
-import { inspectContainer } from './container-inspect';
+import { inspectContainer, networkSettings } from './container-inspect';
 import type { Route } from '../server';
 
 export function containerRoutes(engine: Engine): Route[] {
@@ -193,14 +193,24 @@ function summary(engine: Engine, r: ContainerRecord) {
     ImageID: r.imageId,
     Command: commandOf(r),
     Created: Math.floor(Date.parse(r.created) / 1000),
-    Ports: [],
+    Ports: portList(engine, r),
     Labels: r.spec.Config.Labels,
     State: r.state.Status,
     Status: statusText(r),
     HostConfig: { NetworkMode: r.spec.HostConfig.NetworkMode },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: networkSettings(engine, r).Networks },
     Mounts: [],
   };
+}
+
+/** GET /containers/json's Ports: one entry per host binding, and exposed ports without one. */
+function portList(engine: Engine, r: ContainerRecord) {
+  const ports = r.state.Status === 'running' ? engine.networks.portsOf(r.id) ?? {} : {};
+  return Object.entries(ports).flatMap(([key, list]) => {
+    const [port, type] = key.split('/');
+    const base = { PrivatePort: Number(port), Type: type };
+    return list && list.length ? list.map((b) => ({ IP: b.HostIp, ...base, PublicPort: Number(b.HostPort) })) : [base];
+  });
 }
 
 async function wait(ctx: Ctx, engine: Engine): Promise<void> {

@@ -215,14 +215,12 @@ function swarmRoutes(): Route[] {
 }
 
 /**
- * Until networks and volumes can be made, berth has none: their read endpoints answer as an
- * engine with none does. Clients depend on it: `docker inspect X` asks every object type in turn
+ * Until volumes can be made, berth has none: their read endpoints answer as an engine with none
+ * does. Clients depend on it: `docker inspect X` asks every object type in turn
  * and expects Docker's "not found" from each type X is not.
  */
 function emptyCollections(): Route[] {
   return [
-    { method: 'GET', path: '/networks', handler: (ctx) => sendJson(ctx, 200, []) },
-    { method: 'GET', path: '/networks/{id}', handler: (ctx) => { throw new BerthError('not-found', `network ${ctx.params.id} not found`); } },
     { method: 'GET', path: '/volumes', handler: (ctx) => sendJson(ctx, 200, { Volumes: [], Warnings: [] }) },
     { method: 'GET', path: '/volumes/{name}', handler: (ctx) => { throw new BerthError('not-found', `get ${ctx.params.name}: no such volume`); } },
     { method: 'GET', path: '/plugins', handler: (ctx) => sendJson(ctx, 200, []) },
@@ -236,8 +234,6 @@ const PLANNED: [string, string][] = [
   ['GET', '/images/{name*}/history'], ['POST', '/images/{name*}/push'], ['GET', '/images/{name*}/get'], ['GET', '/images/get'],
   ['POST', '/images/load'], ['GET', '/images/search'], ['POST', '/images/prune'], ['POST', '/build'], ['POST', '/build/prune'],
   ['POST', '/auth'], ['GET', '/system/df'], ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
-  ['POST', '/networks/create'], ['DELETE', '/networks/{id}'],
-  ['POST', '/networks/{id}/connect'], ['POST', '/networks/{id}/disconnect'], ['POST', '/networks/prune'],
   ['POST', '/volumes/create'], ['DELETE', '/volumes/{name}'], ['POST', '/volumes/prune'],
   ['GET', '/plugins/privileges'], ['POST', '/plugins/pull'],
 ];

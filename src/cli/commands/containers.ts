@@ -1,11 +1,12 @@
 /**
- * Container commands: start, ps, logs, stop, kill, rm, wait, inspect.
+ * Container commands: start, ps, logs, stop, kill, rm, wait, inspect, port.
  */
 import { ApiError, readAll } from '../../client/client';
 import { humanDuration } from '../../wire/units';
 import { Demuxer, StreamId } from '../../wire/stdcopy';
 import { type Command, eachReportingErrors, UsageError } from '../command';
 import { ellipsis, renderList, renderOne, truncateId } from '../format';
+import { joinHostPort, naturalCompare, parseUint16, type PortBinding } from '../port-spec';
 import { goTime, timestampArg } from '../time';
 import { filterMap } from './images';
 import { attachAndStart } from './run';
@@ -268,8 +269,41 @@ function inspectCommand(name: string, aliases: string[], kinds: ('container' | '
   };
 }
 
+/** `port`: the published ports from inspect, each "80/tcp -> 0.0.0.0:8080", sorted naturally. */
+const port: Command = {
+  name: 'port',
+  aliases: ['container port'],
+  usage: 'CONTAINER [PRIVATE_PORT[/PROTO]]',
+  description: 'List port mappings or a specific mapping for the container',
+  flags: [],
+  args: { min: 1, max: 2 },
+  async run({ client, io, args }) {
+    const [name, wanted] = args;
+    const info = await client.json<{ NetworkSettings?: { Ports?: Record<string, PortBinding[] | null> | null } }>('GET', `/containers/${encodeURIComponent(name)}/json`);
+    const ports = info.NetworkSettings?.Ports ?? {};
+    let out: string[];
+    if (wanted !== undefined) {
+      const slash = wanted.indexOf('/');
+      const number = slash < 0 ? wanted : wanted.slice(0, slash);
+      const proto = (slash < 0 ? '' : wanted.slice(slash + 1)) || 'tcp';
+      try {
+        parseUint16(number);
+      } catch (e) {
+        throw new Error(`Error: invalid port (${number}): ${(e as Error).message}`);
+      }
+      const frontends = ports[`${number}/${proto}`] ?? [];
+      if (frontends.length === 0) throw new Error(`Error: No public port '${wanted}' published for ${name}`);
+      out = frontends.map((f) => joinHostPort(f.HostIp, f.HostPort));
+    } else {
+      out = Object.entries(ports).flatMap(([from, frontends]) => (frontends ?? []).map((f) => `${from} -> ${joinHostPort(f.HostIp, f.HostPort)}`));
+    }
+    if (out.length > 0) io.stdout.write(`${out.sort(naturalCompare).join('\n')}\n`);
+    return 0;
+  },
+};
+
 export const containerCommands: Command[] = [
-  start, ps, logs, stop, kill, rm, wait,
+  start, ps, logs, stop, kill, rm, wait, port,
   inspectCommand('inspect', [], ['container', 'image'], 'Return low-level information on berth objects'),
   inspectCommand('container inspect', [], ['container'], 'Display detailed information on one or more containers'),
   inspectCommand('image inspect', [], ['image'], 'Display detailed information on one or more images'),

@@ -6,10 +6,11 @@
 import { ApiError, type ApiClient, readAll } from '../../client/client';
 import { parseReference, ReferenceError, familiarName, withDefaultTag } from '../../wire/reference';
 import { type Command, type CommandContext, daemonErrorText, type Io, UsageError } from '../command';
-import type { FlagSpec, ParsedFlags } from '../flags';
+import { FlagError, type FlagSpec, type ParsedFlags } from '../flags';
 import { proxySignals } from '../signal-proxy';
 import { followTerminalSize, isTerminal, NOT_A_TTY, rawMode, runSession } from '../tty';
 import { healthcheckBody, POLICY_FLAGS, restartBody } from './run-policy';
+import { NETWORK_FLAGS, networkFields } from './run-network';
 import { CREATE_RESOURCE_FLAGS, createHostFields, readKeyValueFile } from './run-resources';
 
 const CREATE_FLAGS: FlagSpec[] = [
@@ -30,6 +31,7 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: 'attach', short: 'a', type: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
   ...POLICY_FLAGS,
   ...CREATE_RESOURCE_FLAGS,
+  ...NETWORK_FLAGS,
 ];
 
 const RUN_FLAGS: FlagSpec[] = [
@@ -62,6 +64,7 @@ export function createBody(flags: ParsedFlags, args: string[], attached: boolean
   const [image, ...cmd] = args;
   const interactive = flags.bool('interactive');
   const streams = attachStreams(flags);
+  const net = networkFields(flags);
   return {
     Hostname: flags.string('hostname'),
     Domainname: '',
@@ -69,6 +72,7 @@ export function createBody(flags: ParsedFlags, args: string[], attached: boolean
     AttachStdin: attached && (interactive || streams.includes('stdin')),
     AttachStdout: attached && (streams.length === 0 || streams.includes('stdout')),
     AttachStderr: attached && (streams.length === 0 || streams.includes('stderr')),
+    ...(net.exposedPorts ? { ExposedPorts: net.exposedPorts } : {}),
     Tty: flags.bool('tty'),
     OpenStdin: interactive,
     StdinOnce: attached && interactive,
@@ -89,11 +93,14 @@ export function createBody(flags: ParsedFlags, args: string[], attached: boolean
       AutoRemove: flags.bool('rm'),
       ReadonlyRootfs: flags.bool('read-only'),
       GroupAdd: flags.list('group-add').length ? flags.list('group-add') : null,
-      NetworkMode: 'default',
+      NetworkMode: net.networkMode,
+      PortBindings: net.portBindings,
+      PublishAllPorts: net.publishAll,
+      Links: net.links,
       RestartPolicy: restartBody(flags),
       ...createHostFields(flags),
     },
-    NetworkingConfig: { EndpointsConfig: {} },
+    NetworkingConfig: { EndpointsConfig: net.endpoints },
   };
 }
 
@@ -145,6 +152,19 @@ async function createContainer(ctx: CommandContext, attached: boolean): Promise<
   }
   const res = await client.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
   return res.Id;
+}
+
+/**
+ * A failed create as the docker CLI reports it: a flag value its option type refuses reads as a
+ * flag error (pflag's text and help pointer), anything else as "docker: …" with the run hint.
+ */
+function reportCreateError(ctx: CommandContext, e: unknown): number {
+  if (e instanceof FlagError || e instanceof UsageError) {
+    ctx.io.stderr.write(`${e.message}\nSee '${ctx.commandPath} --help'.\n`);
+    return 125;
+  }
+  ctx.io.stderr.write(`berth: ${daemonErrorText(e)}\n\nRun '${ctx.commandPath} --help' for more information\n`);
+  return 125;
 }
 
 /** Docker's exit codes for a container that could not start: 127 not found, 126 not executable. */
@@ -218,8 +238,7 @@ const run: Command = {
     try {
       id = await createContainer(ctx, !detach);
     } catch (e) {
-      io.stderr.write(`berth: ${daemonErrorText(e)}\n\nRun '${ctx.commandPath} --help' for more information\n`);
-      return 125;
+      return reportCreateError(ctx, e);
     }
     if (detach) {
       try {
@@ -253,8 +272,7 @@ const create: Command = {
       ctx.io.stdout.write(`${await createContainer(ctx, false)}\n`);
       return 0;
     } catch (e) {
-      ctx.io.stderr.write(`berth: ${daemonErrorText(e)}\n\nRun '${ctx.commandPath} --help' for more information\n`);
-      return 125;
+      return reportCreateError(ctx, e);
     }
   },
 };

@@ -1,0 +1,625 @@
+/**
+ * Networks as Docker has them: the predefined `bridge`, `host` and `none`, user-defined bridge
+ * networks, and each container's endpoints on them. A container with a network of its own gets
+ * a namespace berthd makes before `runc create` (runtime/netns.ts); its veth endpoints, address,
+ * routes and published ports are wired while conmon and runc work, and undone at its exit.
+ *
+ * The database holds what must survive (networks, addresses handed out: network-store.ts); the
+ * bundle's network.json holds what a start chose (interface names, host ports), so a restarted
+ * daemon adopts running containers exactly, rebuilds every rule of its own and drops the rest.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { BerthError, conflict, invalid } from '../errors';
+import type { Iptables } from '../runtime/iptables';
+import { NetnsDir } from '../runtime/netns';
+import { BridgeDriver, hostIfName, macFor } from './bridge-driver';
+import type { ContainerRecord, EndpointConfig } from './container-model';
+import { type Cidr, contains, formatCidr, parseCidr, parseIp } from './ipam';
+import { type NetworkRecord, type NetworkRequest, NetworkStore } from './network-store';
+import { networkRules, portRules } from './network-rules';
+import { type PortMap, publishedPorts, publishedRequests } from './port-bindings';
+import { PortReservations } from './port-reservations';
+import type { Db } from '../store/db';
+
+export type { EndpointConfig };
+
+/** An endpoint of a running container. */
+export interface LiveEndpoint {
+  networkId: string;
+  ip: string;
+  prefixLen: number;
+  gateway: string;
+  mac: string;
+  hostIf: string;
+  ifname: string;
+}
+
+interface Attachment {
+  /** The namespace berthd made for the container (null: host, none, container:<id>). */
+  nsPath: string | null;
+  endpoints: Map<string, LiveEndpoint>;
+  ports: PortMap;
+  /** The wiring under way (or done); teardown waits for it. */
+  ready: Promise<void>;
+}
+
+/** What a start needs from the network side. */
+export interface PreparedNetwork {
+  oci: { path: string } | 'host' | undefined;
+  hostname?: string;
+  /** /etc/hosts lines beyond the loopback ones (the container's own address, links). */
+  hosts: string[];
+  /** The nameserver to write in resolv.conf instead of the host's (the embedded DNS). */
+  nameserver?: string;
+  /** The daemon's --dns, for containers not behind the embedded DNS. */
+  dns?: string[];
+  ready: Promise<void>;
+}
+
+export interface ContainerAccess {
+  find(ref: string): { id: string; r: ContainerRecord; running: boolean };
+  saveSpec(id: string): void;
+}
+
+export interface NetworkServiceConfig {
+  db: Db;
+  execRoot: string;
+  dataRoot: string;
+  /** Names this daemon's iptables rules (`berth:<tag>:…`). */
+  tag: string;
+  /** The default bridge's interface (-b/--bridge); 'none' for no default bridge network. */
+  bridge: string;
+  /** --bip: the default bridge's gateway address with its prefix. */
+  bip?: string;
+  iptables?: Iptables;
+  /** The daemon's --dns: containers' resolvers instead of the host's. */
+  dns: string[];
+  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export const DEFAULT_MTU = 1500;
+const PREDEFINED = new Set(['bridge', 'host', 'none']);
+
+export class NetworkService {
+  readonly store: NetworkStore;
+  private readonly driver: BridgeDriver;
+  private readonly netns: NetnsDir;
+  readonly ports = new PortReservations();
+  private readonly live = new Map<string, Attachment>();
+  containers: ContainerAccess | undefined;
+  /** Told when a user network's gateway comes and goes (the embedded DNS listens there). */
+  onGateway: ((gateway: string, up: boolean) => Promise<void>) | undefined;
+
+  constructor(private readonly c: NetworkServiceConfig) {
+    this.store = new NetworkStore(c.db, () => hostRoutes());
+    this.driver = new BridgeDriver(c.iptables, c.log);
+    this.netns = new NetnsDir(join(c.execRoot, 'netns'));
+  }
+
+  // ---- networks --------------------------------------------------------------------------
+
+  bridgeOf(n: NetworkRecord): string {
+    return n.spec.options['com.docker.network.bridge.name'] || `br-${n.id.slice(0, 12)}`;
+  }
+
+  private owner(networkId: string, containerId?: string): string {
+    return `berth:${this.c.tag}:${networkId.slice(0, 12)}${containerId ? `:${containerId.slice(0, 12)}` : ''}`;
+  }
+
+  isDefaultBridge(n: NetworkRecord): boolean {
+    return n.name === 'bridge';
+  }
+
+  /** The predefined networks, made on first start; the default bridge follows -b and --bip. */
+  private ensurePredefined(): void {
+    const names = new Set(this.store.list().map((n) => n.name));
+    if (!names.has('none')) this.store.create('none', { driver: 'null' });
+    if (!names.has('host')) this.store.create('host', { driver: 'host' });
+    if (!names.has('bridge') && this.c.bridge !== 'none') {
+      let ipam: NetworkRequest['ipam'] = [];
+      if (this.c.bip) {
+        const m = /^([^/]+)\/(\d+)$/.exec(this.c.bip);
+        if (!m) throw invalid(`invalid --bip ${this.c.bip}: it must be an address with a prefix length`);
+        const len = Number(m[2]);
+        const base = (parseIp(m[1]!) & (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0)) >>> 0;
+        ipam = [{ subnet: formatCidr({ base, bits: len }), gateway: m[1] }];
+      }
+      this.store.create('bridge', {
+        driver: 'bridge', ipam,
+        options: {
+          'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': 'true',
+          'com.docker.network.bridge.enable_ip_masquerade': 'true', 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+          'com.docker.network.bridge.name': this.c.bridge, 'com.docker.network.driver.mtu': String(DEFAULT_MTU),
+        },
+      });
+    }
+  }
+
+  private bridgeRules(n: NetworkRecord) {
+    const o = n.spec.options;
+    return networkRules({
+      bridge: this.bridgeOf(n), subnet: n.spec.ipam[0]!.subnet, internal: n.spec.internal,
+      icc: o['com.docker.network.bridge.enable_icc'] !== 'false', masquerade: o['com.docker.network.bridge.enable_ip_masquerade'] !== 'false',
+    });
+  }
+
+  private async setUpNetwork(n: NetworkRecord): Promise<void> {
+    const ipam = n.spec.ipam[0]!;
+    await this.driver.ensureBridge(this.bridgeOf(n), `${ipam.gateway}/${parseCidr(ipam.subnet).bits}`);
+    if (!this.isDefaultBridge(n)) await this.onGateway?.(ipam.gateway, true);
+  }
+
+  /** Docker's POST /networks/create. */
+  async create(name: string, req: NetworkRequest): Promise<NetworkRecord> {
+    if (!name) throw invalid('network name is required');
+    if (PREDEFINED.has(name)) throw new BerthError('forbidden', `${name} is a pre-defined network and cannot be created`);
+    if (req.driver && req.driver !== 'bridge') throw new BerthError('not-found', `could not find plugin ${req.driver} in v1 plugin registry: plugin not found`);
+    const bridge = req.options?.['com.docker.network.bridge.name'];
+    if (bridge !== undefined && !/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw invalid(`invalid bridge name ${bridge}: at most 15 letters, digits, '_', '.' or '-'`);
+    if (bridge && this.store.list().some((n) => this.bridgeOf(n) === bridge)) throw conflict(`bridge name ${bridge} is already used by another network`);
+    const n = this.store.create(name, { ...req, driver: 'bridge' });
+    try {
+      await this.setUpNetwork(n);
+      await this.driver.addRules(this.owner(n.id), this.bridgeRules(n));
+    } catch (e) {
+      await this.tearDownNetwork(n).catch(() => {});
+      this.store.remove(n.id);
+      throw e;
+    }
+    return n;
+  }
+
+  private async tearDownNetwork(n: NetworkRecord): Promise<void> {
+    if (n.spec.driver !== 'bridge') return;
+    if (!this.isDefaultBridge(n)) await this.onGateway?.(n.spec.ipam[0]!.gateway, false);
+    await this.driver.removeRules(this.owner(n.id));
+    await this.driver.deleteBridge(this.bridgeOf(n));
+  }
+
+  async remove(ref: string): Promise<NetworkRecord> {
+    const n = this.store.get(ref);
+    if (PREDEFINED.has(n.name)) throw new BerthError('forbidden', `${n.name} is a pre-defined network and cannot be removed`);
+    const users = this.endpointsOn(n.id);
+    if (users.length > 0) throw new BerthError('forbidden', `error while removing network: network ${n.name} has active endpoints (${users.map((u) => u.name).join(', ')})`);
+    this.store.remove(n.id);
+    await this.tearDownNetwork(n);
+    return n;
+  }
+
+  /** Containers (running or not) configured on the network. */
+  endpointsOn(networkId: string): { id: string; name: string }[] {
+    const all = this.allContainers();
+    return all.filter((r) => Object.values(r.spec.Networks ?? {}).some((e) => e.NetworkID === networkId)).map((r) => ({ id: r.id, name: r.name }));
+  }
+
+  allContainers: () => ContainerRecord[] = () => [];
+
+  live_(id: string): Attachment | undefined {
+    return this.live.get(id);
+  }
+
+  // ---- daemon start ----------------------------------------------------------------------
+
+  /**
+   * Makes the kernel match the records: bridges of every network, this daemon's rules rebuilt
+   * (those of networks and containers that are gone dropped), running containers adopted
+   * (ports bound again), namespaces and veths of stopped ones removed.
+   */
+  async init(records: ContainerRecord[], running: (id: string) => boolean): Promise<void> {
+    this.ensurePredefined();
+    await this.driver.setUp();
+    const desired: { owner: string; rules: ReturnType<typeof portRules> }[] = [];
+    for (const n of this.store.list()) {
+      if (n.spec.driver !== 'bridge') continue;
+      await this.setUpNetwork(n);
+      desired.push({ owner: this.owner(n.id), rules: this.bridgeRules(n) });
+    }
+    const keepNs = new Set<string>();
+    for (const r of records) {
+      const saved = running(r.id) ? this.readSaved(r.id) : undefined;
+      if (saved) {
+        keepNs.add(r.id);
+        const att: Attachment = { nsPath: saved.nsPath, endpoints: new Map(saved.endpoints.map((e) => [e.networkId, e])), ports: saved.ports, ready: Promise.resolve() };
+        this.live.set(r.id, att);
+        const ep = this.portEndpoint(att);
+        for (const m of publishedPorts(saved.ports)) {
+          await this.ports.reserve(r.id, m.proto, m.hostIp, m.hostPort).catch((e) => this.c.log('warn', 'could not bind a published port again', { id: r.id, error: String(e) }));
+          if (ep) desired.push({ owner: this.owner(ep.networkId, r.id), rules: portRules(this.bridgeOf(this.store.get(ep.networkId)), { ...m, containerIp: ep.ip }) });
+        }
+        continue;
+      }
+      this.store.release(r.id);
+      for (const e of Object.values(r.spec.Networks ?? {})) if (e.NetworkID) await this.driver.unwire(hostIfName(r.id, e.NetworkID)).catch(() => false);
+    }
+    for (const id of this.netns.list()) if (!keepNs.has(id)) this.netns.remove(id);
+    // Addresses of containers that no longer exist.
+    const known = new Set(records.map((r) => r.id));
+    this.store.releaseUnless((owner) => known.has(owner));
+    if (this.c.iptables) await this.c.iptables.replaceOwned(`berth:${this.c.tag}`, desired);
+  }
+
+  // ---- containers ------------------------------------------------------------------------
+
+  /**
+   * The endpoints a new container asks for (HostConfig.NetworkMode, NetworkingConfig), checked
+   * and keyed by network name, and the normalized mode.
+   */
+  endpointsForCreate(mode: string, requested: Record<string, EndpointConfig> | undefined): { mode: string; networks: Record<string, EndpointConfig> } {
+    const m = mode === '' || mode === 'default' ? 'bridge' : mode;
+    // docker 28 keys the endpoint of the default mode "default"; it is the default network's.
+    if (requested && 'default' in requested && (mode === '' || mode === 'default')) {
+      const { default: dflt, ...rest } = requested;
+      requested = { ...rest, bridge: { ...dflt, ...rest.bridge } };
+    }
+    if (m === 'host' || m === 'none' || m.startsWith('container:')) {
+      if (m.startsWith('container:')) this.containers?.find(m.slice('container:'.length));
+      const extra = Object.keys(requested ?? {}).filter((k) => k !== m);
+      if (extra.length > 0) throw invalid(`conflicting options: cannot attach both user-defined and non-user-defined network-modes`);
+      if (m === 'host' || m === 'none') {
+        const n = this.store.get(m);
+        return { mode: m, networks: { [m]: { NetworkID: n.id } } };
+      }
+      return { mode: m, networks: {} };
+    }
+    const out: Record<string, EndpointConfig> = {};
+    const first = this.store.get(m);
+    const entries = Object.entries(requested ?? {});
+    const own = entries.find(([k]) => k === m || k === first.name || k === first.id);
+    out[first.name] = this.endpointConfig(first, own?.[1]);
+    for (const [k, cfg] of entries) {
+      if (own && k === own[0]) continue;
+      const n = this.store.get(k);
+      if (n.spec.driver !== 'bridge') throw invalid(`conflicting options: cannot attach both user-defined and non-user-defined network-modes`);
+      out[n.name] = this.endpointConfig(n, cfg);
+    }
+    return { mode: first.name === 'bridge' ? 'bridge' : m, networks: out };
+  }
+
+  private endpointConfig(n: NetworkRecord, cfg: EndpointConfig | undefined): EndpointConfig {
+    if (n.spec.driver !== 'bridge') throw invalid(`container cannot be connected to network ${n.name}`);
+    const ip = cfg?.IPAMConfig?.IPv4Address;
+    if (this.isDefaultBridge(n)) {
+      if (ip) throw invalid('user specified IP address is supported on user defined networks only');
+      if (cfg?.Aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+    }
+    if (cfg?.IPAMConfig?.IPv6Address) throw new BerthError('not-implemented', 'IPv6 addresses are not supported by berth yet');
+    if (ip) {
+      const subnet = parseCidr(n.spec.ipam[0]!.subnet);
+      if (!subnetHas(subnet, ip)) throw invalid(`invalid config for network ${n.name}: invalid endpoint settings:\nno configured subnet contains IP address ${ip}`);
+    }
+    if (cfg?.MacAddress && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(cfg.MacAddress)) throw invalid(`invalid MAC address: ${cfg.MacAddress}`);
+    return {
+      IPAMConfig: cfg?.IPAMConfig && Object.keys(cfg.IPAMConfig).length ? cfg.IPAMConfig : null,
+      Links: cfg?.Links?.length ? cfg.Links : null,
+      Aliases: cfg?.Aliases?.length ? cfg.Aliases : null,
+      MacAddress: cfg?.MacAddress ?? '',
+      DriverOpts: cfg?.DriverOpts ?? null,
+      NetworkID: n.id,
+    };
+  }
+
+  /**
+   * The synchronous part of a start: the namespace, the addresses (so /etc/hosts can name them),
+   * and the wiring started in the background (`ready`). Undone by release() whatever happens.
+   */
+  prepare(r: ContainerRecord, otherPid: (ref: string) => { id: string; pid: number }): PreparedNetwork {
+    const mode = r.spec.HostConfig.NetworkMode;
+    if (mode === 'host') return { oci: 'host', hostname: os.hostname(), hosts: [], ready: Promise.resolve() };
+    if (mode === 'none') return { oci: undefined, hosts: [], ready: Promise.resolve() };
+    if (mode.startsWith('container:')) {
+      const other = otherPid(mode.slice('container:'.length));
+      const path = this.live.get(other.id)?.nsPath ?? `/proc/${other.pid}/ns/net`;
+      return { oci: { path }, hosts: [], ready: Promise.resolve() };
+    }
+    const nsPath = this.netns.create(r.id);
+    const att: Attachment = { nsPath, endpoints: new Map(), ports: {}, ready: Promise.resolve() };
+    this.live.set(r.id, att);
+    try {
+      let i = 0;
+      for (const cfg of Object.values(r.spec.Networks ?? {})) {
+        const n = this.store.get(cfg.NetworkID!);
+        const ipam = n.spec.ipam[0]!;
+        const ip = this.store.allocate(n.id, r.id, cfg.IPAMConfig?.IPv4Address || undefined);
+        att.endpoints.set(n.id, {
+          networkId: n.id, ip, prefixLen: parseCidr(ipam.subnet).bits, gateway: ipam.gateway, mac: cfg.MacAddress || macFor(ip),
+          hostIf: hostIfName(r.id, n.id), ifname: `eth${i++}`,
+        });
+      }
+    } catch (e) {
+      void this.release(r.id);
+      throw e;
+    }
+    att.ready = this.wire(r, att);
+    const first = [...att.endpoints.values()][0];
+    const userNet = first && !this.isDefaultBridge(this.store.get(first.networkId));
+    return {
+      oci: { path: nsPath },
+      hosts: [...(first ? [`${first.ip}\t${hostnameOf(r)}`] : []), ...this.linkHosts(r)],
+      ...(userNet ? { nameserver: first.gateway } : this.c.dns.length ? { dns: this.c.dns } : {}),
+      ready: att.ready,
+    };
+  }
+
+  private async wire(r: ContainerRecord, att: Attachment): Promise<void> {
+    await this.driver.loopbackUp(att.nsPath!);
+    let routed = false;
+    for (const ep of att.endpoints.values()) {
+      const n = this.store.get(ep.networkId);
+      const gateway = !routed && !n.spec.internal ? ep.gateway : null;
+      if (gateway) routed = true;
+      await this.driver.wire({ nsPath: att.nsPath!, bridge: this.bridgeOf(n), hostIf: ep.hostIf, ifname: ep.ifname, address: `${ep.ip}/${ep.prefixLen}`, mac: ep.mac, gateway, mtu: DEFAULT_MTU });
+    }
+    await this.publish(r, att);
+    this.writeSaved(r.id, att);
+  }
+
+  /** The endpoint published ports lead to: the first on a network with a way out. */
+  private portEndpoint(att: Attachment): LiveEndpoint | undefined {
+    return [...att.endpoints.values()].find((e) => !this.store.get(e.networkId).spec.internal);
+  }
+
+  private async publish(r: ContainerRecord, att: Attachment): Promise<void> {
+    const { requested, ports } = publishRequest(r);
+    att.ports = ports;
+    const ep = this.portEndpoint(att);
+    if (requested.length === 0 || !ep) return;
+    const n = this.store.get(ep.networkId);
+    const rules = [];
+    for (const q of requested) {
+      let port: number;
+      try {
+        port = await this.ports.reserve(r.id, q.proto, q.hostIp, q.first, q.last);
+      } catch (e) {
+        const msg = (e as Error).message;
+        throw new BerthError((e as BerthError).kind ?? 'internal', `driver failed programming external connectivity on endpoint ${r.name} (${ep.hostIf}): ${msg}`);
+      }
+      (att.ports[q.key] ??= []).push({ HostIp: q.hostIp || '0.0.0.0', HostPort: String(port) });
+      rules.push(...portRules(this.bridgeOf(n), { proto: q.proto, hostIp: q.hostIp, hostPort: port, containerIp: ep.ip, containerPort: q.containerPort }));
+    }
+    await this.driver.addRules(this.owner(n.id, r.id), rules);
+  }
+
+  /** Undoes prepare(): ports, rules, veths, the namespace, the addresses. Safe to repeat. */
+  async release(id: string): Promise<void> {
+    const att = this.live.get(id);
+    if (!att) {
+      this.store.release(id);
+      return;
+    }
+    await att.ready.catch(() => {});
+    this.live.delete(id);
+    this.ports.release(id);
+    for (const ep of att.endpoints.values()) {
+      await this.driver.removeRules(this.owner(ep.networkId, id)).catch((e) => this.c.log('warn', 'removing port rules failed', { id, error: String(e) }));
+      await this.driver.unwire(ep.hostIf).catch((e) => this.c.log('warn', 'removing a veth failed', { id, error: String(e) }));
+    }
+    if (att.nsPath) this.netns.remove(id);
+    this.store.release(id);
+    fs.rmSync(this.savedPath(id), { force: true });
+  }
+
+  // ---- connect / disconnect --------------------------------------------------------------
+
+  async connect(netRef: string, containerRef: string, cfg: EndpointConfig | undefined): Promise<void> {
+    const n = this.store.get(netRef);
+    const c = this.containers!.find(containerRef);
+    const mode = c.r.spec.HostConfig.NetworkMode;
+    if (n.spec.driver !== 'bridge' || mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+      throw new BerthError('forbidden', `container cannot be disconnected from host network or connected to host network`);
+    }
+    const nets = (c.r.spec.Networks ??= {});
+    if (Object.values(nets).some((e) => e.NetworkID === n.id)) throw new BerthError('forbidden', `endpoint with name ${c.r.name} already exists in network ${n.name}`);
+    const ep = this.endpointConfig(n, cfg);
+    const att = this.live.get(c.id);
+    if (c.running && att?.nsPath) {
+      const ip = this.store.allocate(n.id, c.id, ep.IPAMConfig?.IPv4Address || undefined);
+      const used = new Set([...att.endpoints.values()].map((e) => e.ifname));
+      let i = 0;
+      while (used.has(`eth${i}`)) i++;
+      const ipam = n.spec.ipam[0]!;
+      const live: LiveEndpoint = { networkId: n.id, ip, prefixLen: parseCidr(ipam.subnet).bits, gateway: ipam.gateway, mac: ep.MacAddress || macFor(ip), hostIf: hostIfName(c.id, n.id), ifname: `eth${i}` };
+      try {
+        await this.driver.wire({ nsPath: att.nsPath, bridge: this.bridgeOf(n), hostIf: live.hostIf, ifname: live.ifname, address: `${ip}/${live.prefixLen}`, mac: live.mac, gateway: null, mtu: DEFAULT_MTU });
+      } catch (e) {
+        await this.driver.unwire(live.hostIf).catch(() => false);
+        this.store.release(c.id, n.id);
+        throw e;
+      }
+      att.endpoints.set(n.id, live);
+      this.writeSaved(c.id, att);
+    }
+    nets[n.name] = ep;
+    this.containers!.saveSpec(c.id);
+  }
+
+  async disconnect(netRef: string, containerRef: string, force: boolean): Promise<void> {
+    const n = this.store.get(netRef);
+    let c;
+    try {
+      c = this.containers!.find(containerRef);
+    } catch (e) {
+      if (force) return;
+      throw e;
+    }
+    const nets = c.r.spec.Networks ?? {};
+    const name = Object.keys(nets).find((k) => nets[k]!.NetworkID === n.id);
+    if (n.spec.driver !== 'bridge') throw new BerthError('forbidden', 'container cannot be disconnected from host network or connected to host network');
+    if (!name) throw new BerthError('forbidden', `container ${c.id} is not connected to network ${n.name}`);
+    const att = this.live.get(c.id);
+    const live = att?.endpoints.get(n.id);
+    if (att && live) {
+      await this.driver.removeRules(this.owner(n.id, c.id));
+      await this.driver.unwire(live.hostIf);
+      att.endpoints.delete(n.id);
+      this.writeSaved(c.id, att);
+    }
+    this.store.release(c.id, n.id);
+    delete nets[name];
+    this.containers!.saveSpec(c.id);
+  }
+
+  // ---- what clients see ------------------------------------------------------------------
+
+  endpointOf(containerId: string, networkId: string): LiveEndpoint | undefined {
+    return this.live.get(containerId)?.endpoints.get(networkId);
+  }
+
+  portsOf(containerId: string): PortMap | undefined {
+    return this.live.get(containerId)?.ports;
+  }
+
+  /** --add-host's host-gateway: the default bridge's gateway address. */
+  hostGateway(): string | undefined {
+    return this.store.list().find((n) => this.isDefaultBridge(n))?.spec.ipam[0]?.gateway;
+  }
+
+  sandboxKey(containerId: string): string {
+    return this.live.get(containerId)?.nsPath ?? '';
+  }
+
+  /**
+   * The embedded DNS's view: the address(es) `name` has for a container asking from `asker`,
+   * among the containers on the asker's user-defined network: container name, alias, short id.
+   */
+  resolve(asker: string, name: string): string[] | null {
+    const net = this.networkOfAddress(asker);
+    if (!net) return null;
+    const out: string[] = [];
+    for (const [id, att] of this.live) {
+      const ep = att.endpoints.get(net);
+      if (!ep) continue;
+      const r = this.tryRecord(id);
+      if (!r) continue;
+      const cfg = Object.values(r.spec.Networks ?? {}).find((e) => e.NetworkID === net);
+      const names = [r.name, id.slice(0, 12), ...(cfg?.Aliases ?? [])].map((s) => s.toLowerCase());
+      if (names.includes(name)) out.push(ep.ip);
+    }
+    return out.length ? out : null;
+  }
+
+  /** PTR: the container name for an address on the asker's network. */
+  reverse(asker: string, ip: string): string | null {
+    const net = this.networkOfAddress(asker);
+    if (!net) return null;
+    for (const [id, att] of this.live) {
+      if (att.endpoints.get(net)?.ip !== ip) continue;
+      const r = this.tryRecord(id);
+      if (r) return `${r.name}.${this.store.get(net).name}`;
+    }
+    return null;
+  }
+
+  /** Where the embedded DNS forwards `asker`'s other queries: its --dns servers, else the host's. */
+  upstreamsFor(asker: string): string[] {
+    for (const [id, att] of this.live) {
+      if (![...att.endpoints.values()].some((e) => e.ip === asker)) continue;
+      const dns = (this.tryRecord(id)?.spec.HostConfig.Dns as string[] | undefined) ?? [];
+      if (dns.length) return dns;
+      break;
+    }
+    return this.c.dns.length ? this.c.dns : hostNameservers();
+  }
+
+  private networkOfAddress(ip: string): string | undefined {
+    for (const att of this.live.values()) {
+      for (const ep of att.endpoints.values()) if (ep.ip === ip && !this.isDefaultBridge(this.store.get(ep.networkId))) return ep.networkId;
+    }
+    return undefined;
+  }
+
+  private tryRecord(id: string): ContainerRecord | undefined {
+    try {
+      return this.containers?.find(id).r;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** /etc/hosts lines for --link targets on the default bridge: "ip alias name". */
+  private linkHosts(r: ContainerRecord): string[] {
+    const out: string[] = [];
+    for (const l of (r.spec.HostConfig.Links as string[] | null | undefined) ?? []) {
+      const [target, alias] = l.replace(/^\//, '').split(':');
+      const t = this.tryRecord(target!);
+      if (!t) continue;
+      const ep = [...(this.live.get(t.id)?.endpoints.values() ?? [])][0];
+      if (!ep) continue;
+      const a = (alias ?? target!).split('/').pop()!;
+      out.push(`${ep.ip}\t${[...new Set([a, t.id.slice(0, 12), t.name])].join(' ')}`);
+    }
+    return out;
+  }
+
+  // ---- what a start chose, kept for a restart --------------------------------------------
+
+  private savedPath(id: string): string {
+    return join(this.c.dataRoot, 'containers', id, 'network.json');
+  }
+
+  private writeSaved(id: string, att: Attachment): void {
+    const tmp = `${this.savedPath(id)}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify({ nsPath: att.nsPath, endpoints: [...att.endpoints.values()], ports: att.ports }));
+    fs.renameSync(tmp, this.savedPath(id));
+  }
+
+  private readSaved(id: string): { nsPath: string | null; endpoints: LiveEndpoint[]; ports: PortMap } | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(this.savedPath(id), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  close(): void {
+    this.driver.close();
+  }
+}
+
+function hostnameOf(r: ContainerRecord): string {
+  return r.spec.Config.Hostname || r.id.slice(0, 12);
+}
+
+function subnetHas(c: Cidr, ip: string): boolean {
+  try {
+    return contains(c, parseIp(ip));
+  } catch {
+    return false;
+  }
+}
+
+/** The container's port requests: PortBindings, and with -P every exposed port on an ephemeral one. */
+function publishRequest(r: ContainerRecord) {
+  const hc = r.spec.HostConfig as { PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null; PublishAllPorts?: boolean };
+  return publishedRequests(hc.PortBindings ?? {}, hc.PublishAllPorts === true, r.spec.Config.ExposedPorts ?? {});
+}
+
+
+/** The host's resolvers that mean something from a container (not loopback ones). */
+function hostNameservers(): string[] {
+  try {
+    return fs.readFileSync('/etc/resolv.conf', 'utf8').split('\n')
+      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+      .filter((ip): ip is string => !!ip && !ip.startsWith('127.') && ip !== '::1');
+  } catch {
+    return [];
+  }
+}
+
+/** IPv4 routes of the host (but the default route): subnets a new network must not overlap. */
+function hostRoutes(): Cidr[] {
+  try {
+    return fs.readFileSync('/proc/net/route', 'utf8').split('\n').slice(1).flatMap((line) => {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 8) return [];
+      const le = (h: string) => Buffer.from(h, 'hex').readUInt32LE(0);
+      const mask = le(f[7]!);
+      if (mask === 0) return [];
+      const bits = 32 - Math.log2((~mask >>> 0) + 1);
+      return Number.isInteger(bits) ? [{ base: le(f[1]!) >>> 0, bits }] : [];
+    });
+  } catch {
+    return [];
+  }
+}
