@@ -21,6 +21,7 @@ COUNT=50
 
 work=$(mktemp -d /tmp/berth-bench-XXXXXX)
 sock="$work/berth.sock"
+bridge="bb$(basename "$work" | tail -c 7)"
 daemon_pid=""
 instant_pid=""
 export DOCKER_HOST="unix://$sock" DOCKER_CONFIG="$work/docker-config"
@@ -30,6 +31,7 @@ cleanup() {
     docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
     kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
   fi
+  bench_network_cleanup "$bridge" "$work/data"
   grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
 }
@@ -38,8 +40,9 @@ trap cleanup EXIT
 mkdir -p .cache
 [ -s .cache/busybox-static.tar ] || ./scripts/make-busybox-rootfs.sh .cache/busybox-static.tar static
 
+. bench/lib.sh
 # Without live-restore the daemon stops what it runs when the script ends.
-./bin/berthd -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --log-level warn --live-restore=false 2>"$work/berthd.log" &
+./bin/berthd -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" -b "$bridge" --log-level warn --live-restore=false 2>"$work/berthd.log" &
 daemon_pid=$!
 for _ in $(seq 100); do ./bin/berth -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
 ./bin/berth -H "unix://$sock" import .cache/busybox-static.tar busybox >/dev/null

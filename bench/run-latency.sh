@@ -1,7 +1,8 @@
 #!/bin/bash
 # Container start-to-exit latency, side by side:
 #   berth CLI   : berth run --rm busybox true
-#   docker CLI  : docker run --rm busybox true, against berthd (DOCKER_HOST)
+#   docker CLI  : docker run --rm busybox true, against berthd (DOCKER_HOST), on the default
+#                 bridge (veth, address, route) and with --network none (loopback only)
 #   runc floor  : runc run of the same rootfs, no daemon, no monitor, no overlay
 # Prints the median wall time of N runs of each (default 20) after one warm-up run.
 # Usage (as root, after `npm ci`): bench/run-latency.sh [N]
@@ -13,9 +14,12 @@ N=${1:-20}
 
 work=$(mktemp -d /tmp/berth-bench-XXXXXX)
 sock="$work/berth.sock"
+# Its own default bridge, so a berthd of the host (berth0) is never touched.
+bridge="bb$(basename "$work" | tail -c 7)"
 daemon_pid=""
 cleanup() {
   [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+  bench_network_cleanup "$bridge" "$work/data"
   grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
 }
@@ -24,12 +28,11 @@ trap cleanup EXIT
 mkdir -p .cache
 [ -s .cache/busybox-static.tar ] || ./scripts/make-busybox-rootfs.sh .cache/busybox-static.tar static
 
-./bin/berthd -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --log-level warn 2>"$work/berthd.log" &
+. bench/lib.sh
+./bin/berthd -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" -b "$bridge" --log-level warn 2>"$work/berthd.log" &
 daemon_pid=$!
 for _ in $(seq 100); do ./bin/berth -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
 ./bin/berth -H "unix://$sock" import .cache/busybox-static.tar busybox >/dev/null
-
-. bench/lib.sh
 
 # The runc floor: the same rootfs as a plain bundle, a fresh container id per run.
 bundle="$work/bundle"
@@ -47,7 +50,9 @@ runc_once() { runc --root "$work/runc" run --bundle "$bundle" "bench-$RANDOM$RAN
 echo "container run latency, median of $N runs ($(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
 # The docker CLI figure goes first and each group after a pause: 20 Node CLIs in a row raise the
 # load the next group would be measured under.
-printf '  %-44s %s\n' "docker run --rm busybox true (→ berthd)" "$(DOCKER_HOST="unix://$sock" median docker run --rm busybox true)"
+printf '  %-44s %s\n' "docker run --rm busybox true (→ berthd, bridge)" "$(DOCKER_HOST="unix://$sock" median docker run --rm busybox true)"
+sleep 5
+printf '  %-44s %s\n' "  the same with --network none" "$(DOCKER_HOST="unix://$sock" median docker run --rm --network none busybox true)"
 sleep 5
 printf '  %-44s %s\n' "runc run (floor: no daemon, monitor, overlay)" "$(median runc_once)"
 sleep 5

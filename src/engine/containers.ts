@@ -86,7 +86,6 @@ export class ContainerService {
         if (c) this.d.db.prepare('UPDATE containers SET spec = ? WHERE id = ?').run(JSON.stringify(c.r.spec), id);
       },
     };
-    d.networks.allContainers = () => [...this.byId.values()].map((c) => c.r);
   }
 
   // ---- lookup ----------------------------------------------------------------------------

@@ -41,6 +41,8 @@ interface Attachment {
   nsPath: string | null;
   endpoints: Map<string, LiveEndpoint>;
   ports: PortMap;
+  /** The network whose rules carry this container's published ports (none: no rules to remove). */
+  rulesOn?: string;
   /** The wiring under way (or done); teardown waits for it. */
   ready: Promise<void>;
 }
@@ -188,16 +190,16 @@ export class NetworkService {
     return n;
   }
 
-  /** Containers (running or not) configured on the network. */
+  /**
+   * Containers with an endpoint on the network now (running ones): as in Docker, a stopped
+   * container does not hold its networks, and its next start fails if one is gone.
+   */
   endpointsOn(networkId: string): { id: string; name: string }[] {
-    const all = this.allContainers();
-    return all.filter((r) => Object.values(r.spec.Networks ?? {}).some((e) => e.NetworkID === networkId)).map((r) => ({ id: r.id, name: r.name }));
-  }
-
-  allContainers: () => ContainerRecord[] = () => [];
-
-  live_(id: string): Attachment | undefined {
-    return this.live.get(id);
+    const out: { id: string; name: string }[] = [];
+    for (const [id, att] of this.live) {
+      if (att.endpoints.has(networkId)) out.push({ id, name: this.tryRecord(id)?.name ?? id.slice(0, 12) });
+    }
+    return out;
   }
 
   // ---- daemon start ----------------------------------------------------------------------
@@ -224,6 +226,7 @@ export class NetworkService {
         const att: Attachment = { nsPath: saved.nsPath, endpoints: new Map(saved.endpoints.map((e) => [e.networkId, e])), ports: saved.ports, ready: Promise.resolve() };
         this.live.set(r.id, att);
         const ep = this.portEndpoint(att);
+        if (ep && publishedPorts(saved.ports).length > 0) att.rulesOn = ep.networkId;
         for (const m of publishedPorts(saved.ports)) {
           await this.ports.reserve(r.id, m.proto, m.hostIp, m.hostPort).catch((e) => this.c.log('warn', 'could not bind a published port again', { id: r.id, error: String(e) }));
           if (ep) desired.push({ owner: this.owner(ep.networkId, r.id), rules: portRules(this.bridgeOf(this.store.get(ep.networkId)), { ...m, containerIp: ep.ip }) });
@@ -379,6 +382,7 @@ export class NetworkService {
       rules.push(...portRules(this.bridgeOf(n), { proto: q.proto, hostIp: q.hostIp, hostPort: port, containerIp: ep.ip, containerPort: q.containerPort }));
     }
     await this.driver.addRules(this.owner(n.id, r.id), rules);
+    att.rulesOn = n.id;
   }
 
   /** Undoes prepare(): ports, rules, veths, the namespace, the addresses. Safe to repeat. */
@@ -391,8 +395,8 @@ export class NetworkService {
     await att.ready.catch(() => {});
     this.live.delete(id);
     this.ports.release(id);
+    if (att.rulesOn) await this.driver.removeRules(this.owner(att.rulesOn, id)).catch((e) => this.c.log('warn', 'removing port rules failed', { id, error: String(e) }));
     for (const ep of att.endpoints.values()) {
-      await this.driver.removeRules(this.owner(ep.networkId, id)).catch((e) => this.c.log('warn', 'removing port rules failed', { id, error: String(e) }));
       await this.driver.unwire(ep.hostIf).catch((e) => this.c.log('warn', 'removing a veth failed', { id, error: String(e) }));
     }
     if (att.nsPath) this.netns.remove(id);
@@ -450,7 +454,10 @@ export class NetworkService {
     const att = this.live.get(c.id);
     const live = att?.endpoints.get(n.id);
     if (att && live) {
-      await this.driver.removeRules(this.owner(n.id, c.id));
+      if (att.rulesOn === n.id) {
+        await this.driver.removeRules(this.owner(n.id, c.id));
+        att.rulesOn = undefined;
+      }
       await this.driver.unwire(live.hostIf);
       att.endpoints.delete(n.id);
       this.writeSaved(c.id, att);

@@ -30,6 +30,8 @@ function run(bin: string, args: string[], input?: string): Promise<string> {
       if (err) reject(new IptablesError('internal', `${bin}: ${(stderr || err.message).trim()}`));
       else resolve(stdout);
     });
+    // A child that exits before reading (a failure) must not take the daemon down with EPIPE.
+    child.stdin!.on('error', () => {});
     child.stdin!.end(input ?? '');
   });
 }

@@ -22,8 +22,8 @@ test("Docker's default capability set, and nothing inheritable or ambient", asyn
   assert.equal(out, 'CapInh:\t0000000000000000\nCapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\n');
 });
 
-test('own pid, uts and network namespaces: PID 1, its own hostname, loopback only', async () => {
-  const run = await d.berth(['run', '-d', 'busybox', 'sh', '-c', 'echo $$; hostname; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; ip addr show lo | grep -c "inet 127.0.0.1"']);
+test('own pid, uts and network namespaces: PID 1, its own hostname, loopback only with --network none', async () => {
+  const run = await d.berth(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'echo $$; hostname; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; ip addr show lo | grep -c "inet 127.0.0.1"']);
   const id = run.stdout.trim();
   assert.equal((await d.berth(['wait', id])).stdout, '0\n');
   assert.equal((await d.berth(['logs', id])).stdout, `1\n${id.slice(0, 12)}\nlo\n1\n`);

@@ -171,8 +171,9 @@ test('--sysctl reaches /proc/sys; a sysctl outside the container\'s namespaces i
 
 test('--add-host and --dns/--dns-search/--dns-option write /etc/hosts and /etc/resolv.conf', async () => {
   const out = await dockerSh(['--add-host', 'db:10.1.2.3', '--add-host', 'six:fe80::1', '--dns', '9.9.9.9', '--dns-search', 'example.com', '--dns-option', 'ndots:2'],
-    'tail -2 /etc/hosts; cat /etc/resolv.conf');
-  assert.equal(out, '10.1.2.3\tdb\nfe80::1\tsix\nnameserver 9.9.9.9\nsearch example.com\noptions ndots:2\n');
+    'tail -3 /etc/hosts; cat /etc/resolv.conf');
+  // As Docker writes it: the extra hosts, then the container's own address and hostname.
+  assert.match(out, /^10\.1\.2\.3\tdb\nfe80::1\tsix\n\d+\.\d+\.\d+\.\d+\t[0-9a-f]{12}\nnameserver 9\.9\.9\.9\nsearch example\.com\noptions ndots:2\n$/);
   assert.match(await ok(d.berth(['run', '--rm', '--add-host', 'cache:10.9.9.9', '--dns', '1.1.1.1', 'busybox', 'sh', '-c', 'cat /etc/hosts /etc/resolv.conf']), 'berth dns'),
     /10\.9\.9\.9\tcache\n[^]*nameserver 1\.1\.1\.1\n/);
 });
