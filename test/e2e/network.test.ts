@@ -162,6 +162,29 @@ test('docker network create/ls/inspect/connect/disconnect/rm', async () => {
   assert.match((await d.docker(['network', 'rm', 'bridge'])).stderr, /bridge is a pre-defined network and cannot be removed/);
 });
 
+test('the berth CLI: network create/ls/inspect/connect/disconnect/prune/rm and port', async () => {
+  const b = async (args: string[]) => {
+    const r = await d.berth(args);
+    assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const id = (await b(['network', 'create', '--subnet', '10.233.0.0/24', 'bnet'])).trim();
+  assert.match(await b(['network', 'ls']), new RegExp(`^NETWORK ID\\s+NAME\\s+DRIVER\\s+SCOPE\\n[^]*${id.slice(0, 12)}\\s+bnet\\s+bridge\\s+local\\n`));
+  assert.equal(await b(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}', 'bnet']), '10.233.0.0/24 10.233.0.1\n');
+  await b(['run', '-d', '--name', 'bc', '-p', '127.0.0.1:18085:8080', 'busybox', ...WEB(8080, 'berth-cli')]);
+  assert.equal(await b(['port', 'bc']), '8080/tcp -> 127.0.0.1:18085\n');
+  assert.equal(await get('127.0.0.1', 18085), 'berth-cli\n');
+  await b(['network', 'connect', '--ip', '10.233.0.9', 'bnet', 'bc']);
+  assert.match(await b(['exec', 'bc', 'ip', '-4', 'addr']), /inet 10\.233\.0\.9\/24/);
+  await b(['network', 'disconnect', 'bnet', 'bc']);
+  await b(['rm', '-f', 'bc']);
+  await b(['network', 'create', 'unused']);
+  assert.match(await b(['network', 'prune', '-f']), /^Deleted Networks:\n(bnet\nunused|unused\nbnet)\n/);
+  const missing = await d.berth(['network', 'rm', 'bnet']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /network bnet not found/);
+});
+
 test('on a user-defined network containers reach each other by name, alias and short id; another network cannot reach them; an internal network has no way out', async () => {
   await ok(['network', 'create', 'apps']);
   await ok(['network', 'create', 'other']);
