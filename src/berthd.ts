@@ -33,6 +33,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'conmon', type: 'string', description: 'Path of the container monitor', default: '/usr/bin/conmon' },
   { name: 'bridge', short: 'b', type: 'string', description: 'Interface of the default bridge network ("none" for no default bridge)', default: 'berth0' },
   { name: 'bip', type: 'string', description: 'IPv4 address and prefix length of the default bridge (e.g. 172.17.0.1/16)' },
+  { name: 'default-address-pool', type: 'list', description: 'Default address pools for networks (base=<CIDR>,size=<prefix length>)', default: [] },
   { name: 'dns', type: 'list', description: 'DNS server for containers to use (default: the host\'s resolvers)', default: [] },
   { name: 'iptables', type: 'bool', description: 'Enable addition of iptables rules (default true)', default: true },
   { name: 'version', short: 'v', type: 'bool', description: 'Print version information and quit' },
@@ -91,6 +92,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(parsed.string('bip') ? { bip: parsed.string('bip') } : {}),
       iptables: parsed.bool('iptables'),
       dns: parsed.list('dns'),
+      addressPools: parsed.list('default-address-pool'),
       log,
     });
   } catch (e) {

@@ -20,6 +20,10 @@ export interface EndpointWiring {
   ifname: string;
   /** "172.18.0.2/16" */
   address: string;
+  /** "fd12::2/64" on a network with --ipv6 */
+  address6?: string;
+  /** The IPv6 default route's next hop, as `gateway`. */
+  gateway6?: string | null;
   mac: string;
   /** The default route's next hop; null for internal networks and for a second network. */
   gateway: string | null;
@@ -38,9 +42,11 @@ export function macFor(ip: string): string {
 
 export class BridgeDriver {
   private host: Netlink | undefined;
+  private ipv6Ready = false;
 
   constructor(
     private readonly ipt: Iptables | undefined,
+    private readonly ipt6: Iptables | undefined,
     private readonly log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void,
   ) {}
 
@@ -60,11 +66,28 @@ export class BridgeDriver {
     if (wasOff) await this.ipt.restore([{ table: 'filter', line: ':FORWARD DROP [0:0]' }]);
   }
 
-  /** The bridge, its gateway address ("172.17.0.1/16") and route_localnet; what exists is kept. */
-  async ensureBridge(name: string, gatewayCidr: string): Promise<void> {
+  /** IPv6 forwarding and berth's ip6tables chains, the first time a network with --ipv6 is set up. */
+  private async setUp6(): Promise<void> {
+    if (this.ipv6Ready) return;
+    const forwarding = '/proc/sys/net/ipv6/conf/all/forwarding';
+    const wasOff = fs.readFileSync(forwarding, 'utf8').trim() === '0';
+    if (wasOff) fs.writeFileSync(forwarding, '1');
+    if (this.ipt6) {
+      await this.ipt6.ensure(CHAINS, JUMPS, HEADS);
+      if (wasOff) await this.ipt6.restore([{ table: 'filter', line: ':FORWARD DROP [0:0]' }]);
+    }
+    this.ipv6Ready = true;
+  }
+
+  /** The bridge, its gateway address ("172.17.0.1/16", and an IPv6 one) and route_localnet; what exists is kept. */
+  async ensureBridge(name: string, gatewayCidr: string, gateway6Cidr?: string): Promise<void> {
     const nl = this.nl();
     if ((await nl.index(name)) === undefined) await nl.createBridge(name);
     await nl.addAddress(name, gatewayCidr, true);
+    if (gateway6Cidr) {
+      await this.setUp6();
+      await nl.addAddress(name, gateway6Cidr, true);
+    }
     await nl.up(name);
     // Locally made packets to 127.0.0.1:<published port> are DNAT'ed onto this bridge.
     fs.writeFileSync(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
@@ -83,8 +106,10 @@ export class BridgeDriver {
     const inner = Netlink.in(w.nsPath);
     try {
       await inner.addAddress(w.ifname, w.address);
+      if (w.address6) await inner.addAddress(w.ifname, w.address6);
       await inner.up(w.ifname);
       if (w.gateway) await inner.defaultRoute(w.gateway, w.ifname);
+      if (w.gateway6) await inner.defaultRoute(w.gateway6, w.ifname);
     } finally {
       inner.close();
     }
@@ -105,14 +130,30 @@ export class BridgeDriver {
     return this.nl().deleteLink(hostIf);
   }
 
-  async addRules(owner: string, rules: Rule[]): Promise<void> {
+  async addRules(owner: string, rules: Rule[], rules6: Rule[] = []): Promise<void> {
     if (this.ipt && rules.length > 0) await this.ipt.add(owner, rules);
+    if (this.ipt6 && rules6.length > 0) await this.ipt6.add(owner, rules6);
   }
 
-  async removeRules(owner: string): Promise<void> {
+  /** Removes `owner`'s rules (and its ip6tables ones with `v6`). */
+  async removeRules(owner: string, v6 = false): Promise<void> {
     if (!this.ipt) return;
     const n = await this.ipt.removeOwned(owner);
-    this.log('debug', 'iptables rules removed', { owner, n });
+    const n6 = v6 && this.ipt6 ? await this.ipt6.removeOwned(owner) : 0;
+    this.log('debug', 'iptables rules removed', { owner, n, n6 });
+  }
+
+  /** A daemon start: `owner`'s rules become exactly `desired`, per family, one batch each. */
+  async replaceRules(owner: string, desired: { owner: string; rules: Rule[] }[], desired6: { owner: string; rules: Rule[] }[]): Promise<void> {
+    if (this.ipt) await this.ipt.replaceOwned(owner, desired);
+    if (!this.ipt6) return;
+    if (desired6.length > 0) {
+      await this.setUp6();
+      await this.ipt6.replaceOwned(owner, desired6);
+    } else {
+      // Only stale ones to drop (a crash's); a host without ip6tables has none.
+      await this.ipt6.replaceOwned(owner, []).catch((e) => this.log('debug', 'no ip6tables rules checked', { error: String(e) }));
+    }
   }
 
   close(): void {

@@ -44,6 +44,8 @@ export interface EngineConfig {
   iptables?: boolean;
   /** --dns: the resolvers containers use (default: the host's). */
   dns?: string[];
+  /** --default-address-pool: where networks' subnets are picked (Docker's pools by default). */
+  addressPools?: string[];
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -82,16 +84,13 @@ export class Engine {
     this.id = engineId(config.dataRoot);
     this.images = new ImageService(db, content, layers, this.events);
     this.networks = new NetworkService({
-      db, execRoot: config.execRoot, dataRoot: config.dataRoot, tag: this.id.replace(/-/g, '').slice(0, 8), bridge: config.bridge ?? 'berth0', dns: config.dns ?? [],
+      db, execRoot: config.execRoot, dataRoot: config.dataRoot, tag: this.id.replace(/-/g, '').slice(0, 8), bridge: config.bridge ?? 'berth0', dns: config.dns ?? [], addressPools: config.addressPools ?? [],
       ...(config.bip ? { bip: config.bip } : {}), ...(config.iptables !== false ? { iptables: new Iptables() } : {}), log: config.log,
     });
     const nets = this.networks;
     this.dns = new DnsServer({
       resolver: {
-        lookup: (asker, name, type) => {
-          const found = nets.resolve(asker, name);
-          return found && type === 'AAAA' ? [] : found;
-        },
+        lookup: (asker, name, type) => nets.resolve(asker, name, type),
         reverse: (asker, ip) => nets.reverse(asker, ip),
       },
       upstreams: (asker) => nets.upstreamsFor(asker).map((address) => ({ address, port: 53 })),

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCidr, formatIp, hostRange, nextFree, overlaps, parseCidr, parseIp, pickSubnet, within } from './ipam';
+import { formatCidr, formatIp, hostRange, nextFree, overlaps, parseAddressPool, parseCidr, parseIp, pickSubnet, within } from './ipam';
 
 describe('ipam: addresses and prefixes', () => {
   it('parses and formats', () => {
@@ -36,6 +36,12 @@ describe('ipam: subnets from the default pools', () => {
     assert.equal(formatCidr(pickSubnet([...all172, parseCidr('192.168.0.0/20')])!), '192.168.16.0/20');
     const everything = [...all172, parseCidr('192.168.0.0/16')];
     assert.equal(pickSubnet(everything), null);
+    // --default-address-pool replaces Docker's pools.
+    const pools = [parseAddressPool('base=10.10.0.0/16,size=24')];
+    assert.equal(formatCidr(pickSubnet([], pools)!), '10.10.0.0/24');
+    assert.equal(formatCidr(pickSubnet([parseCidr('10.10.0.0/23')], pools)!), '10.10.2.0/24');
+    assert.throws(() => parseAddressPool('base=10.10.0.0/16,size=8'), /size \/8 is larger than the base \/16/);
+    assert.throws(() => parseAddressPool('10.10.0.0/16'), /want base=<CIDR>,size=<prefix length>/);
   });
 });
 

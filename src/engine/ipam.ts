@@ -66,9 +66,23 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
   return contains(a, b.base) || contains(b, a.base);
 }
 
-/** The first default-pool block that overlaps none of `used`; null when every one is taken. */
-export function pickSubnet(used: Cidr[]): Cidr | null {
-  for (const { pool, size: bits } of DEFAULT_POOLS) {
+/**
+ * The daemon's --default-address-pool values ("base=10.10.0.0/16,size=24"), checked: the block
+ * size must be at least the base's prefix length.
+ */
+export function parseAddressPool(spec: string): { pool: string; size: number } {
+  const kv = Object.fromEntries(spec.split(',').map((p) => p.split('=', 2) as [string, string]));
+  const base = kv.base;
+  const bits = Number(kv.size);
+  if (!base || !Number.isInteger(bits) || bits < 1 || bits > 32) throw invalid(`invalid default address pool "${spec}": want base=<CIDR>,size=<prefix length>`);
+  const c = parseCidr(base, 'default address pool');
+  if (bits < c.bits) throw invalid(`invalid default address pool "${spec}": size /${bits} is larger than the base /${c.bits}`);
+  return { pool: base, size: bits };
+}
+
+/** The first block of `pools` (Docker's defaults unless given) that overlaps none of `used`; null when every one is taken. */
+export function pickSubnet(used: Cidr[], pools: { pool: string; size: number }[] = DEFAULT_POOLS): Cidr | null {
+  for (const { pool, size: bits } of pools) {
     const p = parseCidr(pool);
     for (let base = p.base; contains(p, base); base = (base + size({ base, bits })) >>> 0) {
       const candidate = { base, bits };

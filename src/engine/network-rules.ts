@@ -73,6 +73,14 @@ export function networkRules(n: BridgeNet): Rule[] {
   return rules;
 }
 
+/**
+ * The IPv6 rules of a network with --ipv6: isolation, forwarding and MASQUERADE as for IPv4
+ * (ULA subnets need NAT to go out, as Docker does them); published ports stay IPv4.
+ */
+export function networkRules6(n: BridgeNet & { subnet6: string }): Rule[] {
+  return networkRules({ ...n, subnet: n.subnet6 }).filter((r) => r.table !== 'raw' && !r.spec.includes('--src-type LOCAL'));
+}
+
 export interface PortMapping {
   proto: 'tcp' | 'udp' | 'sctp';
   /** '' or 0.0.0.0 for every local address. */

@@ -7,7 +7,8 @@
  */
 import type { Db } from '../store/db';
 import { BerthError, conflict, invalid, notFound } from '../errors';
-import { type Cidr, contains, formatCidr, formatIp, hostRange, nextFree, overlaps, parseCidr, parseIp, pickSubnet, within } from './ipam';
+import { type Cidr, contains, DEFAULT_POOLS, formatCidr, formatIp, hostRange, nextFree, overlaps, parseCidr, parseIp, pickSubnet, within } from './ipam';
+import { addressFor, formatCidr6, formatIp6, overlaps6, parseCidr6, parseIp6, ulaFor } from './ipam6';
 import { newId } from './names';
 
 export interface IpamConfig {
@@ -24,6 +25,8 @@ export interface NetworkSpec {
   options: Record<string, string>;
   /** Empty for host and none. */
   ipam: IpamConfig[];
+  /** --ipv6: the IPv6 subnet and gateway (containers' addresses follow their IPv4 ones: ipam6.ts). */
+  ipv6?: { subnet: string; gateway: string };
 }
 
 export interface NetworkRecord {
@@ -41,6 +44,8 @@ export interface NetworkRequest {
   options?: Record<string, string>;
   /** What the user gave (--subnet, --gateway, --ip-range); a subnet is picked when none is. */
   ipam?: { subnet?: string; gateway?: string; ipRange?: string }[];
+  /** --ipv6, with the IPv6 --subnet/--gateway if given (else a ULA /64). */
+  ipv6?: { subnet?: string; gateway?: string };
 }
 
 const GATEWAY = 'gateway';
@@ -50,6 +55,8 @@ export class NetworkStore {
   constructor(
     private readonly db: Db,
     private readonly reserved: () => Cidr[] = () => [],
+    /** Where subnets are carved from when none is given (--default-address-pool; Docker's defaults). */
+    private readonly pools: { pool: string; size: number }[] = DEFAULT_POOLS,
   ) {}
 
   create(name: string, req: NetworkRequest = {}, id = newId()): NetworkRecord {
@@ -57,9 +64,10 @@ export class NetworkStore {
       if (this.db.prepare('SELECT 1 FROM networks WHERE name = ?').get(name)) throw conflict(`network with name ${name} already exists`);
       const driver = req.driver ?? 'bridge';
       const ipam = driver === 'bridge' ? this.ipamFor(req.ipam ?? []) : [];
+      const ipv6 = driver === 'bridge' && req.ipv6 ? this.ipam6For(id, req.ipv6, ipam[0]!) : undefined;
       const r: NetworkRecord = {
         id, name, created: new Date().toISOString(),
-        spec: { driver, internal: req.internal ?? false, attachable: req.attachable ?? false, labels: req.labels ?? {}, options: req.options ?? {}, ipam },
+        spec: { driver, internal: req.internal ?? false, attachable: req.attachable ?? false, labels: req.labels ?? {}, options: req.options ?? {}, ipam, ...(ipv6 ? { ipv6 } : {}) },
       };
       this.db.prepare('INSERT INTO networks (id, name, created, spec) VALUES (?, ?, ?, ?)').run(r.id, r.name, r.created, JSON.stringify(r.spec));
       for (const c of ipam) this.db.prepare('INSERT INTO network_addresses (network_id, address, owner) VALUES (?, ?, ?)').run(r.id, parseIp(c.gateway), GATEWAY);
@@ -139,6 +147,21 @@ export class NetworkStore {
     return new Map(rows.map((r) => [r.network_id, formatIp(r.address)]));
   }
 
+  /** The IPv6 side: the subnet given (checked against the others) or a ULA /64; the gateway given or the IPv4 gateway's host part. */
+  private ipam6For(id: string, given: NonNullable<NetworkRequest['ipv6']>, v4: IpamConfig): { subnet: string; gateway: string } {
+    const subnet = given.subnet ? parseCidr6(given.subnet) : ulaFor(id);
+    const used = this.list().flatMap((n) => (n.spec.ipv6 ? [parseCidr6(n.spec.ipv6.subnet)] : []));
+    if (used.some((u) => overlaps6(u, subnet))) throw new BerthError('forbidden', 'invalid pool request: Pool overlaps with other one on this address space');
+    const v4subnet = parseCidr(v4.subnet);
+    let gateway = addressFor(subnet, parseIp(v4.gateway) - v4subnet.base);
+    if (given.gateway) {
+      const g = parseIp6(given.gateway);
+      if (!overlaps6({ base: g, bits: 128 }, subnet)) throw invalid(`no matching subnet for gateway ${given.gateway}`);
+      gateway = formatIp6(g);
+    }
+    return { subnet: formatCidr6(subnet), gateway };
+  }
+
   /** The user's IPAM request made whole: a subnet (checked against every other network's, or picked), a gateway, a range. */
   private ipamFor(given: NonNullable<NetworkRequest['ipam']>): IpamConfig[] {
     if (given.length > 1) throw invalid('only one IPv4 address pool per network is supported');
@@ -150,7 +173,7 @@ export class NetworkStore {
       if (used.some((u) => overlaps(u, subnet))) throw new BerthError('forbidden', 'invalid pool request: Pool overlaps with other one on this address space');
     } else {
       if (g.gateway || g.ipRange) throw invalid('a gateway or ip-range needs a subnet (--subnet)');
-      const picked = pickSubnet([...used, ...this.reserved()]);
+      const picked = pickSubnet([...used, ...this.reserved()], this.pools);
       if (!picked) throw new BerthError('forbidden', 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
       subnet = picked;
     }

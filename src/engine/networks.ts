@@ -12,13 +12,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { BerthError, conflict, invalid } from '../errors';
-import type { Iptables } from '../runtime/iptables';
+import { Iptables } from '../runtime/iptables';
 import { NetnsDir } from '../runtime/netns';
-import { BridgeDriver, hostIfName, macFor } from './bridge-driver';
+import { BridgeDriver, type EndpointWiring, hostIfName, macFor } from './bridge-driver';
+import { addressFor, parseCidr6 } from './ipam6';
 import type { ContainerRecord, EndpointConfig } from './container-model';
-import { type Cidr, contains, formatCidr, parseCidr, parseIp } from './ipam';
+import { type Cidr, contains, formatCidr, parseAddressPool, parseCidr, parseIp } from './ipam';
 import { type NetworkRecord, type NetworkRequest, NetworkStore } from './network-store';
-import { networkRules, portRules } from './network-rules';
+import { networkRules, networkRules6, portRules } from './network-rules';
 import { type PortMap, publishedPorts, publishedRequests } from './port-bindings';
 import { PortReservations } from './port-reservations';
 import type { Db } from '../store/db';
@@ -31,6 +32,10 @@ export interface LiveEndpoint {
   ip: string;
   prefixLen: number;
   gateway: string;
+  /** On a network with --ipv6. */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   mac: string;
   hostIf: string;
   ifname: string;
@@ -75,6 +80,8 @@ export interface NetworkServiceConfig {
   bridge: string;
   /** --bip: the default bridge's gateway address with its prefix. */
   bip?: string;
+  /** --default-address-pool ("base=10.10.0.0/16,size=24"): where subnets are picked. */
+  addressPools?: string[];
   iptables?: Iptables;
   /** The daemon's --dns: containers' resolvers instead of the host's. */
   dns: string[];
@@ -95,8 +102,9 @@ export class NetworkService {
   onGateway: ((gateway: string, up: boolean) => Promise<void>) | undefined;
 
   constructor(private readonly c: NetworkServiceConfig) {
-    this.store = new NetworkStore(c.db, () => hostRoutes());
-    this.driver = new BridgeDriver(c.iptables, c.log);
+    const pools = (c.addressPools ?? []).map(parseAddressPool);
+    this.store = new NetworkStore(c.db, () => hostRoutes(), pools.length ? pools : undefined);
+    this.driver = new BridgeDriver(c.iptables, c.iptables ? new Iptables('ip6tables') : undefined, c.log);
     this.netns = new NetnsDir(join(c.execRoot, 'netns'));
   }
 
@@ -115,7 +123,18 @@ export class NetworkService {
   }
 
   /** The predefined networks, made on first start; the default bridge follows -b and --bip. */
-  private ensurePredefined(): void {
+  private async ensurePredefined(inUse: (networkId: string) => boolean): Promise<void> {
+    const current = this.store.list().find((n) => this.isDefaultBridge(n));
+    if (current && !this.matchesConfig(current)) {
+      // -b or --bip changed since the default bridge was made: made again, as Docker does at
+      // each start, unless running containers are on it (then it stays, and says so).
+      if (inUse(current.id)) {
+        this.c.log('warn', 'the default bridge keeps its old settings while containers run on it', { bridge: this.bridgeOf(current), subnet: current.spec.ipam[0]?.subnet });
+      } else {
+        this.store.remove(current.id);
+        await this.tearDownNetwork(current);
+      }
+    }
     const names = new Set(this.store.list().map((n) => n.name));
     if (!names.has('none')) this.store.create('none', { driver: 'null' });
     if (!names.has('host')) this.store.create('host', { driver: 'host' });
@@ -139,17 +158,35 @@ export class NetworkService {
     }
   }
 
-  private bridgeRules(n: NetworkRecord) {
+  /** Whether the default bridge's record is what -b and --bip ask for now. */
+  private matchesConfig(n: NetworkRecord): boolean {
+    if (this.c.bridge === 'none') return false;
+    if (this.bridgeOf(n) !== this.c.bridge) return false;
+    if (!this.c.bip) return true;
+    const ipam = n.spec.ipam[0];
+    return ipam !== undefined && `${ipam.gateway}/${parseCidr(ipam.subnet).bits}` === this.c.bip;
+  }
+
+  private bridgeNet(n: NetworkRecord) {
     const o = n.spec.options;
-    return networkRules({
+    return {
       bridge: this.bridgeOf(n), subnet: n.spec.ipam[0]!.subnet, internal: n.spec.internal,
       icc: o['com.docker.network.bridge.enable_icc'] !== 'false', masquerade: o['com.docker.network.bridge.enable_ip_masquerade'] !== 'false',
-    });
+    };
+  }
+
+  private bridgeRules(n: NetworkRecord) {
+    return networkRules(this.bridgeNet(n));
+  }
+
+  private bridgeRules6(n: NetworkRecord) {
+    return n.spec.ipv6 ? networkRules6({ ...this.bridgeNet(n), subnet6: n.spec.ipv6.subnet }) : [];
   }
 
   private async setUpNetwork(n: NetworkRecord): Promise<void> {
     const ipam = n.spec.ipam[0]!;
-    await this.driver.ensureBridge(this.bridgeOf(n), `${ipam.gateway}/${parseCidr(ipam.subnet).bits}`);
+    const v6 = n.spec.ipv6;
+    await this.driver.ensureBridge(this.bridgeOf(n), `${ipam.gateway}/${parseCidr(ipam.subnet).bits}`, v6 ? `${v6.gateway}/${parseCidr6(v6.subnet).bits}` : undefined);
     if (!this.isDefaultBridge(n)) await this.onGateway?.(ipam.gateway, true);
   }
 
@@ -164,7 +201,7 @@ export class NetworkService {
     const n = this.store.create(name, { ...req, driver: 'bridge' });
     try {
       await this.setUpNetwork(n);
-      await this.driver.addRules(this.owner(n.id), this.bridgeRules(n));
+      await this.driver.addRules(this.owner(n.id), this.bridgeRules(n), this.bridgeRules6(n));
     } catch (e) {
       await this.tearDownNetwork(n).catch(() => {});
       this.store.remove(n.id);
@@ -176,7 +213,7 @@ export class NetworkService {
   private async tearDownNetwork(n: NetworkRecord): Promise<void> {
     if (n.spec.driver !== 'bridge') return;
     if (!this.isDefaultBridge(n)) await this.onGateway?.(n.spec.ipam[0]!.gateway, false);
-    await this.driver.removeRules(this.owner(n.id));
+    await this.driver.removeRules(this.owner(n.id), n.spec.ipv6 !== undefined);
     await this.driver.deleteBridge(this.bridgeOf(n));
   }
 
@@ -210,13 +247,18 @@ export class NetworkService {
    * (ports bound again), namespaces and veths of stopped ones removed.
    */
   async init(records: ContainerRecord[], running: (id: string) => boolean): Promise<void> {
-    this.ensurePredefined();
     await this.driver.setUp();
+    // Addresses are held by running containers only (those of a crash's dead ones go back).
+    this.store.releaseUnless((owner) => running(owner));
+    const inUse = (networkId: string) => records.some((r) => running(r.id) && Object.values(r.spec.Networks ?? {}).some((e) => e.NetworkID === networkId));
+    await this.ensurePredefined(inUse);
     const desired: { owner: string; rules: ReturnType<typeof portRules> }[] = [];
+    const desired6: typeof desired = [];
     for (const n of this.store.list()) {
       if (n.spec.driver !== 'bridge') continue;
       await this.setUpNetwork(n);
       desired.push({ owner: this.owner(n.id), rules: this.bridgeRules(n) });
+      if (n.spec.ipv6) desired6.push({ owner: this.owner(n.id), rules: this.bridgeRules6(n) });
     }
     const keepNs = new Set<string>();
     for (const r of records) {
@@ -233,14 +275,10 @@ export class NetworkService {
         }
         continue;
       }
-      this.store.release(r.id);
       for (const e of Object.values(r.spec.Networks ?? {})) if (e.NetworkID) await this.driver.unwire(hostIfName(r.id, e.NetworkID)).catch(() => false);
     }
     for (const id of this.netns.list()) if (!keepNs.has(id)) this.netns.remove(id);
-    // Addresses of containers that no longer exist.
-    const known = new Set(records.map((r) => r.id));
-    this.store.releaseUnless((owner) => known.has(owner));
-    if (this.c.iptables) await this.c.iptables.replaceOwned(`berth:${this.c.tag}`, desired);
+    if (this.c.iptables) await this.driver.replaceRules(`berth:${this.c.tag}`, desired, desired6);
   }
 
   // ---- containers ------------------------------------------------------------------------
@@ -323,12 +361,8 @@ export class NetworkService {
       let i = 0;
       for (const cfg of Object.values(r.spec.Networks ?? {})) {
         const n = this.store.get(cfg.NetworkID!);
-        const ipam = n.spec.ipam[0]!;
         const ip = this.store.allocate(n.id, r.id, cfg.IPAMConfig?.IPv4Address || undefined);
-        att.endpoints.set(n.id, {
-          networkId: n.id, ip, prefixLen: parseCidr(ipam.subnet).bits, gateway: ipam.gateway, mac: cfg.MacAddress || macFor(ip),
-          hostIf: hostIfName(r.id, n.id), ifname: `eth${i++}`,
-        });
+        att.endpoints.set(n.id, this.endpoint(n, r.id, ip, cfg.MacAddress, `eth${i++}`));
       }
     } catch (e) {
       void this.release(r.id);
@@ -345,14 +379,32 @@ export class NetworkService {
     };
   }
 
+  private endpoint(n: NetworkRecord, containerId: string, ip: string, mac: string | undefined, ifname: string): LiveEndpoint {
+    const ipam = n.spec.ipam[0]!;
+    const subnet = parseCidr(ipam.subnet);
+    const v6 = n.spec.ipv6;
+    return {
+      networkId: n.id, ip, prefixLen: subnet.bits, gateway: ipam.gateway, mac: mac || macFor(ip), hostIf: hostIfName(containerId, n.id), ifname,
+      ...(v6 ? { ip6: addressFor(parseCidr6(v6.subnet), parseIp(ip) - subnet.base), prefixLen6: parseCidr6(v6.subnet).bits, gateway6: v6.gateway } : {}),
+    };
+  }
+
+  private wiring(att: Attachment, n: NetworkRecord, ep: LiveEndpoint, routed: boolean): EndpointWiring {
+    return {
+      nsPath: att.nsPath!, bridge: this.bridgeOf(n), hostIf: ep.hostIf, ifname: ep.ifname, address: `${ep.ip}/${ep.prefixLen}`, mac: ep.mac,
+      gateway: routed ? ep.gateway : null, mtu: DEFAULT_MTU,
+      ...(ep.ip6 ? { address6: `${ep.ip6}/${ep.prefixLen6}`, gateway6: routed ? ep.gateway6! : null } : {}),
+    };
+  }
+
   private async wire(r: ContainerRecord, att: Attachment): Promise<void> {
     await this.driver.loopbackUp(att.nsPath!);
     let routed = false;
     for (const ep of att.endpoints.values()) {
       const n = this.store.get(ep.networkId);
-      const gateway = !routed && !n.spec.internal ? ep.gateway : null;
-      if (gateway) routed = true;
-      await this.driver.wire({ nsPath: att.nsPath!, bridge: this.bridgeOf(n), hostIf: ep.hostIf, ifname: ep.ifname, address: `${ep.ip}/${ep.prefixLen}`, mac: ep.mac, gateway, mtu: DEFAULT_MTU });
+      const route = !routed && !n.spec.internal;
+      if (route) routed = true;
+      await this.driver.wire(this.wiring(att, n, ep, route));
     }
     await this.publish(r, att);
     this.writeSaved(r.id, att);
@@ -422,10 +474,9 @@ export class NetworkService {
       const used = new Set([...att.endpoints.values()].map((e) => e.ifname));
       let i = 0;
       while (used.has(`eth${i}`)) i++;
-      const ipam = n.spec.ipam[0]!;
-      const live: LiveEndpoint = { networkId: n.id, ip, prefixLen: parseCidr(ipam.subnet).bits, gateway: ipam.gateway, mac: ep.MacAddress || macFor(ip), hostIf: hostIfName(c.id, n.id), ifname: `eth${i}` };
+      const live = this.endpoint(n, c.id, ip, ep.MacAddress, `eth${i}`);
       try {
-        await this.driver.wire({ nsPath: att.nsPath, bridge: this.bridgeOf(n), hostIf: live.hostIf, ifname: live.ifname, address: `${ip}/${live.prefixLen}`, mac: live.mac, gateway: null, mtu: DEFAULT_MTU });
+        await this.driver.wire(this.wiring(att, n, live, false));
       } catch (e) {
         await this.driver.unwire(live.hostIf).catch(() => false);
         this.store.release(c.id, n.id);
@@ -490,9 +541,10 @@ export class NetworkService {
    * The embedded DNS's view: the address(es) `name` has for a container asking from `asker`,
    * among the containers on the asker's user-defined network: container name, alias, short id.
    */
-  resolve(asker: string, name: string): string[] | null {
+  resolve(asker: string, name: string, type: 'A' | 'AAAA' = 'A'): string[] | null {
     const net = this.networkOfAddress(asker);
     if (!net) return null;
+    let found = false;
     const out: string[] = [];
     for (const [id, att] of this.live) {
       const ep = att.endpoints.get(net);
@@ -501,9 +553,12 @@ export class NetworkService {
       if (!r) continue;
       const cfg = Object.values(r.spec.Networks ?? {}).find((e) => e.NetworkID === net);
       const names = [r.name, id.slice(0, 12), ...(cfg?.Aliases ?? [])].map((s) => s.toLowerCase());
-      if (names.includes(name)) out.push(ep.ip);
+      if (!names.includes(name)) continue;
+      found = true;
+      const addr = type === 'A' ? ep.ip : ep.ip6;
+      if (addr) out.push(addr);
     }
-    return out.length ? out : null;
+    return found ? out : null;
   }
 
   /** PTR: the container name for an address on the asker's network. */
@@ -511,7 +566,8 @@ export class NetworkService {
     const net = this.networkOfAddress(asker);
     if (!net) return null;
     for (const [id, att] of this.live) {
-      if (att.endpoints.get(net)?.ip !== ip) continue;
+      const ep = att.endpoints.get(net);
+      if (ep?.ip !== ip && ep?.ip6 !== ip) continue;
       const r = this.tryRecord(id);
       if (r) return `${r.name}.${this.store.get(net).name}`;
     }
@@ -521,7 +577,7 @@ export class NetworkService {
   /** Where the embedded DNS forwards `asker`'s other queries: its --dns servers, else the host's. */
   upstreamsFor(asker: string): string[] {
     for (const [id, att] of this.live) {
-      if (![...att.endpoints.values()].some((e) => e.ip === asker)) continue;
+      if (![...att.endpoints.values()].some((e) => e.ip === asker || e.ip6 === asker)) continue;
       const dns = (this.tryRecord(id)?.spec.HostConfig.Dns as string[] | undefined) ?? [];
       if (dns.length) return dns;
       break;
@@ -531,7 +587,7 @@ export class NetworkService {
 
   private networkOfAddress(ip: string): string | undefined {
     for (const att of this.live.values()) {
-      for (const ep of att.endpoints.values()) if (ep.ip === ip && !this.isDefaultBridge(this.store.get(ep.networkId))) return ep.networkId;
+      for (const ep of att.endpoints.values()) if ((ep.ip === ip || ep.ip6 === ip) && !this.isDefaultBridge(this.store.get(ep.networkId))) return ep.networkId;
     }
     return undefined;
   }

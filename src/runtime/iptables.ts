@@ -43,9 +43,12 @@ export function ownerComment(owner: string): string {
 }
 
 export class Iptables {
+  /** `ip6tables` for IPv6: the same rules, another table set. */
+  constructor(private readonly bin: 'iptables' | 'ip6tables' = 'iptables') {}
+
   /** The rules of a table as iptables-save lists them ("-A CHAIN …"), and its chains. */
   async save(table: Table): Promise<{ chains: Set<string>; rules: string[] }> {
-    const out = await run('iptables-save', ['-t', table]);
+    const out = await run(`${this.bin}-save`, ['-t', table]);
     const chains = new Set<string>();
     const rules: string[] = [];
     for (const line of out.split('\n')) {
@@ -60,7 +63,7 @@ export class Iptables {
     if (lines.length === 0) return;
     const tables = [...new Set(lines.map((l) => l.table))];
     const text = tables.map((t) => `*${t}\n${lines.filter((l) => l.table === t).map((l) => l.line).join('\n')}\nCOMMIT\n`).join('');
-    await run('iptables-restore', ['--noflush', '-w'], text);
+    await run(`${this.bin}-restore`, ['--noflush', '-w'], text);
   }
 
   /** Adds `rules`, each tagged with `owner`'s comment. */

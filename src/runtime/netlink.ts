@@ -36,6 +36,7 @@ function load(): NonNullable<typeof lib> {
 
 const NLM_F_CREATE_EXCL = 0x400 | 0x200;
 const AF_INET = 2;
+const AF_INET6 = 10;
 const VETH_INFO_PEER = 1;
 const IFINFOMSG_SIZE = 16;
 const RT_TABLE_MAIN = 254;
@@ -146,14 +147,22 @@ export class Netlink {
     }
   }
 
-  /** Adds an IPv4 address given as "10.1.0.2/16"; with `mayExist`, one already there is fine. */
+  /**
+   * Adds an address given as "10.1.0.2/16" or "fd00::2/64" (IPv6 without duplicate address
+   * detection: berth hands out each address once); with `mayExist`, one already there is fine.
+   */
   async addAddress(name: string, cidr: string, mayExist = false): Promise<void> {
-    const m = /^([^/]+)\/(\d{1,2})$/.exec(cidr);
-    if (!m || Number(m[2]) > 32) throw new NetlinkError('invalid', `not an address with a prefix length: ${cidr}`);
-    const addr = ipBytes(m[1]!);
+    const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
+    const v6 = m?.[1]!.includes(':') ?? false;
+    if (!m || Number(m[2]) > (v6 ? 128 : 32)) throw new NetlinkError('invalid', `not an address with a prefix length: ${cidr}`);
+    const addr = v6 ? ip6Bytes(m[1]!) : ipBytes(m[1]!);
     const index = await this.need(name);
     try {
-      await this.sock.newAddress({ family: AF_INET, prefixlen: Number(m[2]), index }, { local: addr, address: addr }, { flags: NLM_F_CREATE_EXCL });
+      await this.sock.newAddress(
+        { family: v6 ? AF_INET6 : AF_INET, prefixlen: Number(m[2]), index, ...(v6 ? { flags: { nodad: true } } : {}) },
+        v6 ? { address: addr, flags: { nodad: true } } : { local: addr, address: addr },
+        { flags: NLM_F_CREATE_EXCL },
+      );
     } catch (e) {
       if (mayExist && /\bEEXIST\b/.test((e as Error).message)) return;
       throw new NetlinkError('internal', `netlink: add address ${cidr} to ${name}: ${(e as Error).message}`);
@@ -167,9 +176,10 @@ export class Netlink {
 
   async defaultRoute(gateway: string, dev: string): Promise<void> {
     const oif = await this.need(dev);
+    const v6 = gateway.includes(':');
     await this.call(`route via ${gateway}`, () => this.sock.newRoute(
-      { family: AF_INET, dstLen: 0, table: RT_TABLE_MAIN, protocol: RTPROT_BOOT, scope: 0, type: RTN_UNICAST },
-      { gateway: ipBytes(gateway), oif },
+      { family: v6 ? AF_INET6 : AF_INET, dstLen: 0, table: RT_TABLE_MAIN, protocol: RTPROT_BOOT, scope: 0, type: RTN_UNICAST },
+      { gateway: v6 ? ip6Bytes(gateway) : ipBytes(gateway), oif },
       { flags: NLM_F_CREATE_EXCL },
     ));
   }
@@ -195,6 +205,20 @@ function macBytes(mac: string): Buffer {
   const parts = mac.split(':');
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new NetlinkError('invalid', `invalid MAC address: ${mac}`);
   return Buffer.from(parts.map((p) => parseInt(p, 16)));
+}
+
+/** An IPv6 address's 16 bytes ("fd00::2", "fd00:1:2::", no zone, no embedded IPv4). */
+export function ip6Bytes(ip: string): Buffer {
+  const halves = ip.split('::');
+  const groups = (s: string | undefined) => (s ? s.split(':') : []);
+  const head = groups(halves[0]);
+  const tail = groups(halves[1]);
+  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  const all = [...head, ...Array(Math.max(fill, 0)).fill('0'), ...tail];
+  if (halves.length > 2 || all.length !== 8 || all.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) throw new NetlinkError('invalid', `invalid IPv6 address: ${ip}`);
+  const b = Buffer.alloc(16);
+  all.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), i * 2));
+  return b;
 }
 
 function ipBytes(ip: string): Buffer {

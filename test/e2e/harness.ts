@@ -165,11 +165,12 @@ export class Daemon {
     }
   }
 
-  /** This daemon's iptables rules, as iptables-save prints them. */
+  /** This daemon's iptables and ip6tables rules, as iptables-save prints them (IPv6 ones after "6 "). */
   rules(): string[] {
     const tag = this.ruleTag();
     if (!tag) return [];
-    return ['filter', 'nat', 'raw'].flatMap((t) => execFileSync('iptables-save', ['-t', t]).toString().split('\n').filter((l) => l.includes(`"${tag}`) || l.includes(` ${tag}`)));
+    return ['iptables', 'ip6tables'].flatMap((bin) => ['filter', 'nat', 'raw'].flatMap((t) => execFileSync(`${bin}-save`, ['-t', t]).toString().split('\n')
+      .filter((l) => l.includes(`"${tag}`) || l.includes(` ${tag}`)).map((l) => (bin === 'ip6tables' ? `6 ${l}` : l))));
   }
 
   private exec(bin: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Result> {
@@ -227,12 +228,14 @@ export class Daemon {
 export function removeNetworkLeftovers(bridge: string, tag: string | undefined): void {
   require('node:child_process').spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
   if (!tag) return;
-  for (const table of ['filter', 'nat', 'raw']) {
-    const owned = execFileSync('iptables-save', ['-t', table]).toString().split('\n')
-      .filter((l) => l.startsWith('-A ') && (l.includes(`"${tag}`) || l.includes(` ${tag}`)));
-    if (owned.length === 0) continue;
-    const batch = `*${table}\n${owned.map((l) => `-D${l.slice(2)}`).join('\n')}\nCOMMIT\n`;
-    require('node:child_process').spawnSync('iptables-restore', ['--noflush', '-w'], { input: batch });
+  for (const bin of ['iptables', 'ip6tables']) {
+    for (const table of ['filter', 'nat', 'raw']) {
+      const owned = execFileSync(`${bin}-save`, ['-t', table]).toString().split('\n')
+        .filter((l) => l.startsWith('-A ') && (l.includes(`"${tag}`) || l.includes(` ${tag}`)));
+      if (owned.length === 0) continue;
+      const batch = `*${table}\n${owned.map((l) => `-D${l.slice(2)}`).join('\n')}\nCOMMIT\n`;
+      require('node:child_process').spawnSync(`${bin}-restore`, ['--noflush', '-w'], { input: batch });
+    }
   }
 }
 

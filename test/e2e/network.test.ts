@@ -112,14 +112,24 @@ test('a second container asking for a taken host port fails with a clear error a
 });
 
 test('a published UDP port reaches the container from 127.0.0.1 and from another container', async () => {
-  await ok(['run', '-d', '--name', 'udp', '-p', '18053:5353/udp', 'busybox', 'sh', '-c', 'i=0; while [ ! -x /udp-echo ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; exec /udp-echo 5353']);
+  await ok(['run', '-d', '--name', 'udp', '-p', '18053:5353/udp', 'busybox', 'sleep', '300']);
   await ok(['cp', udpEcho(), 'udp:/udp-echo']);
+  await ok(['exec', '-d', 'udp', '/udp-echo', '5353']);
   assert.equal(await udpAsk('127.0.0.1', 18053, 'ping-1'), 'echo:ping-1');
   const addr = hostAddress();
   if (addr) assert.equal(await udpAsk(addr, 18053, 'ping-2'), 'echo:ping-2');
   assert.equal(await ok(['port', 'udp', '5353/udp']), '0.0.0.0:18053\n');
   assert.deepEqual(JSON.parse(await inspect('udp', '{{json .NetworkSettings.Ports}}')), { '5353/udp': [{ HostIp: '0.0.0.0', HostPort: '18053' }] });
   await ok(['rm', '-f', 'udp']);
+});
+
+test('-p with ranges maps each port of the range', async () => {
+  await ok(['run', '-d', '--name', 'ranged', '-p', '18101-18102:8001-8002', 'busybox', 'sh', '-c',
+    'mkdir -p /a /b && echo a > /a/index.html && echo b > /b/index.html && httpd -p 8001 -h /a && exec httpd -f -p 8002 -h /b']);
+  assert.equal(await get('127.0.0.1', 18101), 'a\n');
+  assert.equal(await get('127.0.0.1', 18102), 'b\n');
+  assert.equal(await ok(['port', 'ranged']), '8001/tcp -> 0.0.0.0:18101\n8002/tcp -> 0.0.0.0:18102\n');
+  await ok(['rm', '-f', 'ranged']);
 });
 
 test('-p with an ephemeral host port and -P for exposed ports get ports the kernel chose', async () => {
@@ -194,12 +204,38 @@ test('on a user-defined network containers reach each other by name, alias and s
     `for n in api backend ${id.slice(0, 12)}; do timeout 5 wget -q -O- http://$n/ || echo "failed $n"; done; nslookup api | grep -c Address`]);
   assert.equal(byName, 'api-page\napi-page\napi-page\n2\n');
   const ip = JSON.parse(await inspect('api', '{{json .NetworkSettings.Networks}}')).apps.IPAddress as string;
-  const other = await d.docker(['run', '--rm', '--network', 'other', 'busybox', 'sh', '-c', `nslookup api >/dev/null 2>&1 && echo resolved; timeout 3 wget -q -O- http://${ip}/ || echo unreachable`]);
-  assert.equal(other.stdout, 'unreachable\n', other.stderr);
+  // From another network: not by name, not by address; but a published port is public (web, on the default bridge).
+  const otherGw = JSON.parse(await ok(['network', 'inspect', 'other']))[0].IPAM.Config[0].Gateway as string;
+  const other = await d.docker(['run', '--rm', '--network', 'other', 'busybox', 'sh', '-c',
+    `nslookup api >/dev/null 2>&1 && echo resolved; timeout 3 wget -q -O- http://${ip}/ || echo unreachable; timeout 5 wget -q -O- http://${otherGw}:18080/`]);
+  assert.equal(other.stdout, 'unreachable\nhello-tcp\n', other.stderr);
   const sealed = await d.docker(['run', '--rm', '--network', 'sealed', 'busybox', 'sh', '-c', `ip route | grep -c default; timeout 3 wget -q -O- http://${ip}/ || echo unreachable`]);
   assert.equal(sealed.stdout, '0\nunreachable\n', sealed.stderr);
   await ok(['rm', '-f', 'api']);
   for (const n of ['apps', 'other', 'sealed']) await ok(['network', 'rm', n]);
+});
+
+test('--ipv6: containers get an IPv6 address and route, AAAA records by name, isolation; the rules go with the network', async () => {
+  await ok(['network', 'create', '--ipv6', '--subnet', '10.234.0.0/24', '--subnet', 'fd42:b:1::/64', 'six']);
+  await ok(['network', 'create', '--ipv6', 'six2']);
+  const cfg = JSON.parse(await ok(['network', 'inspect', 'six']))[0];
+  assert.equal(cfg.EnableIPv6, true);
+  assert.deepEqual(cfg.IPAM.Config, [{ Subnet: '10.234.0.0/24', Gateway: '10.234.0.1' }, { Subnet: 'fd42:b:1::/64', Gateway: 'fd42:b:1::1' }]);
+  assert.match(JSON.parse(await ok(['network', 'inspect', 'six2']))[0].IPAM.Config[1].Subnet, /^fd[0-9a-f]{2}:[0-9a-f:]+::\/64$/, 'a ULA /64 when none is given');
+  await ok(['run', '-d', '--name', 'v6srv', '--network', 'six', 'busybox', 'sleep', '300']);
+  const net = JSON.parse(await inspect('v6srv', '{{json .NetworkSettings.Networks.six}}'));
+  assert.equal(net.GlobalIPv6Address, 'fd42:b:1::2');
+  assert.equal(net.GlobalIPv6PrefixLen, 64);
+  assert.equal(net.IPv6Gateway, 'fd42:b:1::1');
+  const out = await ok(['run', '--rm', '--network', 'six', 'busybox', 'sh', '-c',
+    'ip -6 route | grep -c "^default via fd42:b:1::1"; nslookup -type=aaaa v6srv | grep -c "fd42:b:1::2"; ping6 -c1 -W3 v6srv >/dev/null && echo ping6-ok']);
+  assert.equal(out, '1\n1\nping6-ok\n');
+  const other = await d.docker(['run', '--rm', '--network', 'six2', 'busybox', 'sh', '-c', 'ping6 -c1 -W2 fd42:b:1::2 >/dev/null 2>&1 || echo unreachable']);
+  assert.equal(other.stdout, 'unreachable\n');
+  assert.ok(d.rules().some((r) => r.startsWith('6 ') && r.includes('fd42:b:1::/64')), 'IPv6 MASQUERADE for the subnet');
+  await ok(['rm', '-f', 'v6srv']);
+  await ok(['network', 'rm', 'six', 'six2']);
+  assert.equal(d.rules().some((r) => r.startsWith('6 ')), false, 'no ip6tables rule of this daemon is left');
 });
 
 test('/etc/hosts and resolv.conf: own address, --add-host host-gateway, --link on the default bridge, --dns; --mac-address and --ip', async () => {
@@ -280,4 +316,21 @@ test('a daemon restart keeps published ports working, rebuilds its rules and dro
   const r = await d.docker(['run', '-d', '-p', '18090:80', 'busybox', 'true']);
   assert.match(r.stderr, /port is already allocated/);
   await ok(['rm', '-f', 'survivor']);
+});
+
+test('--bip and --default-address-pool take effect at the next start', async () => {
+  const running = (await ok(['ps', '-q'])).trim().split('\n').filter(Boolean);
+  if (running.length) await ok(['rm', '-f', ...running]);
+  d.extraArgs = ['--bip', '10.241.7.1/24', '--default-address-pool', 'base=10.240.0.0/16,size=24'];
+  try {
+    await d.stop();
+    await d.launch();
+    assert.deepEqual(JSON.parse(await ok(['network', 'inspect', 'bridge']))[0].IPAM.Config, [{ Subnet: '10.241.7.0/24', Gateway: '10.241.7.1' }]);
+    assert.match(await ok(['run', '--rm', 'busybox', 'ip', '-4', 'addr', 'show', 'eth0']), /inet 10\.241\.7\.\d+\/24/);
+    await ok(['network', 'create', 'pooled']);
+    assert.equal(JSON.parse(await ok(['network', 'inspect', 'pooled']))[0].IPAM.Config[0].Subnet, '10.240.0.0/24');
+    await ok(['network', 'rm', 'pooled']);
+  } finally {
+    d.extraArgs = [];
+  }
 });

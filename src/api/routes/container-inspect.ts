@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ContainerRecord } from '../../engine/container-model';
 import type { Engine } from '../../engine/engine';
 import { MASKED_PATHS, READONLY_PATHS } from '../../runtime/oci-spec';
+import type { LiveEndpoint } from '../../engine/networks';
 
 const HOST_CONFIG_DEFAULTS = {
   Binds: null,
@@ -125,7 +126,7 @@ export function networkSettings(engine: Engine, r: ContainerRecord) {
   const running = r.state.Status === 'running' || r.state.Status === 'paused';
   const nets = engine.networks;
   const networks: Record<string, unknown> = {};
-  let primary: { ip: string; prefixLen: number; gateway: string; mac: string; hostIf: string } | undefined;
+  let primary: LiveEndpoint | undefined;
   for (const [name, cfg] of Object.entries(r.spec.Networks ?? {})) {
     const ep = running && cfg.NetworkID ? nets.endpointOf(r.id, cfg.NetworkID) : undefined;
     if (ep && name === 'bridge') primary = ep;
@@ -142,9 +143,9 @@ export function networkSettings(engine: Engine, r: ContainerRecord) {
       Gateway: ep?.gateway ?? '',
       IPAddress: ep?.ip ?? '',
       IPPrefixLen: ep?.prefixLen ?? 0,
-      IPv6Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
+      IPv6Gateway: ep?.gateway6 ?? '',
+      GlobalIPv6Address: ep?.ip6 ?? '',
+      GlobalIPv6PrefixLen: ep?.prefixLen6 ?? 0,
       DNSNames: userNet ? [r.name, r.id.slice(0, 12), ...(cfg.Aliases ?? [])] : null,
     };
   }
@@ -160,11 +161,11 @@ export function networkSettings(engine: Engine, r: ContainerRecord) {
     SecondaryIPv6Addresses: null,
     EndpointID: primary?.hostIf ?? '',
     Gateway: primary?.gateway ?? '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    GlobalIPv6Address: primary?.ip6 ?? '',
+    GlobalIPv6PrefixLen: primary?.prefixLen6 ?? 0,
     IPAddress: primary?.ip ?? '',
     IPPrefixLen: primary?.prefixLen ?? 0,
-    IPv6Gateway: '',
+    IPv6Gateway: primary?.gateway6 ?? '',
     MacAddress: primary?.mac ?? '',
     Networks: networks,
   };

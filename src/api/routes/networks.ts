@@ -65,13 +65,16 @@ async function create(ctx: Ctx, engine: Engine): Promise<void> {
   const body = await readJson<CreateBody>(ctx);
   if (!body || typeof body !== 'object') throw invalid('invalid JSON: a network create body is an object');
   const name = body.Name ?? '';
-  if (body.EnableIPv6) throw new BerthError('not-implemented', 'IPv6 networks are not supported by berth yet');
   if (body.ConfigOnly || body.Ingress) throw new BerthError('not-implemented', 'config-only and ingress networks are not supported by berth');
   if (body.IPAM?.Driver && body.IPAM.Driver !== 'default') throw new BerthError('not-found', `could not find plugin ${body.IPAM.Driver} in v1 plugin registry: plugin not found`);
-  for (const c of body.IPAM?.Config ?? []) {
-    if (c.Subnet?.includes(':')) throw new BerthError('not-implemented', 'IPv6 networks are not supported by berth yet');
+  const configs = body.IPAM?.Config ?? [];
+  for (const c of configs) {
     if (c.AuxiliaryAddresses && Object.keys(c.AuxiliaryAddresses).length) throw new BerthError('not-implemented', 'auxiliary addresses are not supported by berth');
   }
+  const v6 = configs.filter((c) => c.Subnet?.includes(':'));
+  if (v6.length > 1) throw invalid('only one IPv6 subnet per network is supported');
+  if (v6.length && !body.EnableIPv6) throw invalid('an IPv6 subnet needs IPv6 enabled on the network (--ipv6)');
+  if (v6[0]?.IPRange) throw new BerthError('not-implemented', 'an IPv6 ip-range is not supported by berth');
   const driver = body.Driver || 'bridge';
   const n = await engine.networks.create(name, {
     driver: driver as 'bridge',
@@ -79,7 +82,8 @@ async function create(ctx: Ctx, engine: Engine): Promise<void> {
     attachable: body.Attachable === true,
     labels: body.Labels ?? {},
     options: body.Options ?? {},
-    ipam: (body.IPAM?.Config ?? []).map((c) => ({
+    ...(body.EnableIPv6 ? { ipv6: { ...(v6[0]?.Subnet ? { subnet: v6[0].Subnet } : {}), ...(v6[0]?.Gateway ? { gateway: v6[0].Gateway } : {}) } } : {}),
+    ipam: configs.filter((c) => !c.Subnet?.includes(':')).map((c) => ({
       ...(c.Subnet ? { subnet: c.Subnet } : {}), ...(c.Gateway ? { gateway: c.Gateway } : {}), ...(c.IPRange ? { ipRange: c.IPRange } : {}),
     })),
   });
@@ -145,7 +149,7 @@ export function networkView(engine: Engine, n: NetworkRecord, withContainers: bo
     for (const { id, name } of engine.networks.endpointsOn(n.id)) {
       const ep = engine.networks.endpointOf(id, n.id);
       if (!ep) continue;
-      containers[id] = { Name: name, EndpointID: ep.hostIf, MacAddress: ep.mac, IPv4Address: `${ep.ip}/${ep.prefixLen}`, IPv6Address: '' };
+      containers[id] = { Name: name, EndpointID: ep.hostIf, MacAddress: ep.mac, IPv4Address: `${ep.ip}/${ep.prefixLen}`, IPv6Address: ep.ip6 ? `${ep.ip6}/${ep.prefixLen6}` : '' };
     }
   }
   return {
@@ -155,11 +159,14 @@ export function networkView(engine: Engine, n: NetworkRecord, withContainers: bo
     Scope: 'local',
     Driver: driverName(n),
     EnableIPv4: n.spec.driver === 'bridge',
-    EnableIPv6: false,
+    EnableIPv6: n.spec.ipv6 !== undefined,
     IPAM: {
       Driver: 'default',
       Options: null,
-      Config: n.spec.ipam.map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, ...(c.ipRange ? { IPRange: c.ipRange } : {}) })),
+      Config: [
+        ...n.spec.ipam.map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, ...(c.ipRange ? { IPRange: c.ipRange } : {}) })),
+        ...(n.spec.ipv6 ? [{ Subnet: n.spec.ipv6.subnet, Gateway: n.spec.ipv6.gateway }] : []),
+      ],
     },
     Internal: n.spec.internal,
     Attachable: n.spec.attachable,

@@ -59,8 +59,9 @@ export async function confirm(io: Io, question: string): Promise<boolean> {
     stdin.on('data', onData);
     stdin.on('end', done);
     stdin.on('error', done);
+    stdin.resume();
   });
-  return /^\s*y(es)?\s*$/i.test(line.split('\n')[0]);
+  return line.split('\n')[0]!.trim().toLowerCase() === 'y';
 }
 
 const prune: Command = {

@@ -3,7 +3,8 @@
  * ones the docker 28 CLI sends (Go's encoding/json of the API types, zero fields included).
  */
 import { ApiError } from '../../client/client';
-import { type Command, daemonErrorText, type Io, UsageError } from '../command';
+import { type Command, daemonErrorText, UsageError } from '../command';
+import { confirm } from './lifecycle';
 import { FlagError, type ParsedFlags } from '../flags';
 import { renderList, truncateId } from '../format';
 import { naturalCompare } from '../port-spec';
@@ -329,31 +330,6 @@ const disconnect: Command = {
   },
 };
 
-/** docker's prompt.Confirm: the first line of input, trimmed, must be "y" or "Y". */
-export async function confirmStrict(io: Io, message: string): Promise<boolean> {
-  io.stdout.write(`${message} [y/N] `);
-  const stdin = io.stdin;
-  const line = await new Promise<string>((resolve) => {
-    let buf = '';
-    const done = () => {
-      stdin.off('data', onData);
-      stdin.off('end', done);
-      stdin.off('error', done);
-      stdin.pause();
-      resolve(buf.split('\n')[0]!);
-    };
-    const onData = (c: Buffer | string) => {
-      buf += c.toString();
-      if (buf.includes('\n')) done();
-    };
-    stdin.on('data', onData);
-    stdin.on('end', done);
-    stdin.on('error', done);
-    stdin.resume();
-  });
-  return line.trim().toLowerCase() === 'y';
-}
-
 const prune: Command = {
   name: 'network prune',
   usage: '[OPTIONS]',
@@ -367,7 +343,7 @@ const prune: Command = {
     const filters = filtersQuery(flags.list('filter'), '--filter');
     const warning = 'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?';
     // Declining is a cancellation: docker prints nothing more and exits 0.
-    if (!flags.bool('force') && !(await confirmStrict(io, warning))) return 0;
+    if (!flags.bool('force') && !(await confirm(io, warning))) return 0;
     const report = await client.json<{ NetworksDeleted: string[] | null }>('POST', '/networks/prune', { query: { filters } });
     const deleted = report.NetworksDeleted ?? [];
     if (deleted.length > 0) io.stdout.write(`Deleted Networks:\n${deleted.map((n) => `${n}\n`).join('')}\n`);
