@@ -55,7 +55,10 @@ export class ContainerRuntime {
     const bundle = this.bundleDir(id);
     const { Config: cfg } = c.r.spec;
     // The namespace and addresses now; the veths are wired while conmon and runc work.
+    const tn = performance.now();
     const net: PreparedNetwork = this.d.networks.prepare(c.r, this.d.runningPid);
+    let wiredAt = 0;
+    void net.ready.then(() => (wiredAt = performance.now()), () => {});
     // conmon loads (a few ms of dynamic linking) while the rootfs is mounted and the bundle written.
     const t0 = performance.now();
     let monitor;
@@ -93,7 +96,7 @@ export class ContainerRuntime {
       this.keepLog(c);
       const ms = (a: number, b: number) => Math.round(b - a);
       this.d.log('debug', 'runtime prepared', {
-        id, spawnMountMs: ms(t0, t1), bundleMs: ms(t1, t2), createMs: ms(t2, performance.now()), network: c.r.spec.HostConfig.NetworkMode, seccomp: notLoaded ? `by runc: ${notLoaded}` : 'by the loader',
+        id, spawnMountMs: ms(t0, t1), bundleMs: ms(t1, t2), createMs: ms(t2, performance.now()), network: c.r.spec.HostConfig.NetworkMode, netnsMs: ms(tn, t0), wiredMs: ms(t0, wiredAt || t0), seccomp: notLoaded ? `by runc: ${notLoaded}` : 'by the loader',
       });
       return pid;
     } catch (e) {

@@ -93,6 +93,10 @@ test('a published TCP port answers on 127.0.0.1, on the host address and from an
   if (addr) assert.equal(await get(addr, 18080), 'hello-tcp\n');
   assert.equal(await ok(['port', 'web']), '8080/tcp -> 0.0.0.0:18080\n');
   assert.match(await ok(['ps', '--format', '{{.Ports}}', '-f', `id=${id}`]), /0\.0\.0\.0:18080->8080\/tcp/);
+  for (const filter of ['publish=18080', 'publish=18000-18100/tcp', 'expose=8080', 'network=bridge']) {
+    assert.equal(await ok(['ps', '-q', '-f', filter]), `${id.slice(0, 12)}\n`, filter);
+  }
+  assert.equal(await ok(['ps', '-q', '-f', 'publish=18081']), '');
   const ports = JSON.parse(await inspect('web', '{{json .NetworkSettings.Ports}}'));
   assert.deepEqual(ports, { '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: '18080' }] });
   // From another container: through the gateway's published port and straight to the address.

@@ -147,6 +147,9 @@ function list(ctx: Ctx, engine: Engine): void {
     if (!matchLabels(r.spec.Config.Labels, f('label'))) return false;
     if (f('health') && !f('health')!.includes(r.state.Health?.Status ?? 'none')) return false;
     if (f('ancestor') && !f('ancestor')!.some((a) => ancestorMatches(engine, a, r))) return false;
+    if (f('network') && !f('network')!.some((n) => Object.entries(r.spec.Networks ?? {}).some(([name, e]) => name === n || (e.NetworkID ?? '').startsWith(n)))) return false;
+    if (f('publish') && !f('publish')!.some((p) => portMatches(p, portList(engine, r).flatMap((x) => ('PublicPort' in x ? [`${x.PublicPort}/${x.Type}`] : []))))) return false;
+    if (f('expose') && !f('expose')!.some((p) => portMatches(p, Object.keys(r.spec.Config.ExposedPorts ?? {}).map((k) => (k.includes('/') ? k : `${k}/tcp`))))) return false;
     return true;
   });
   if (limit !== undefined && limit > 0) items = items.slice(0, limit);
@@ -201,6 +204,17 @@ function summary(engine: Engine, r: ContainerRecord) {
     NetworkSettings: { Networks: networkSettings(engine, r).Networks },
     Mounts: [],
   };
+}
+
+/** Docker's publish/expose filters: "80", "80/udp", or a range "8000-8080[/tcp]" against "port/proto" strings. */
+function portMatches(filter: string, ports: string[]): boolean {
+  const [range, proto = 'tcp'] = filter.split('/');
+  const [lo, hi = lo] = range!.split('-').map(Number);
+  if (!Number.isInteger(lo) || !Number.isInteger(hi)) throw invalid(`invalid port filter: ${filter}`);
+  return ports.some((p) => {
+    const [port, pr] = p.split('/');
+    return pr === proto && Number(port) >= lo! && Number(port) <= hi!;
+  });
 }
 
 /** GET /containers/json's Ports: one entry per host binding, and exposed ports without one. */

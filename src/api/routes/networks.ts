@@ -7,6 +7,7 @@ import type { EndpointConfig } from '../../engine/container-model';
 import type { NetworkRecord } from '../../engine/network-store';
 import { type Ctx, type Filters, matchLabels, parseFilters, readJson, sendJson, sendStatus } from '../context';
 import type { Route } from '../server';
+import { parseUntil } from './containers';
 
 interface CreateBody {
   Name?: string;
@@ -113,7 +114,7 @@ function listed(engine: Engine, ctx: Ctx) {
 async function prune(ctx: Ctx, engine: Engine): Promise<void> {
   const f = parseFilters(ctx, ['until', 'label', 'label!']);
   const until = f.get('until')?.[0];
-  const before = until ? untilTime(until) : Infinity;
+  const before = until ? parseUntil(until) : Infinity;
   const deleted: string[] = [];
   for (const n of engine.networks.store.list()) {
     if (['bridge', 'host', 'none'].includes(n.name)) continue;
@@ -126,16 +127,6 @@ async function prune(ctx: Ctx, engine: Engine): Promise<void> {
   }
   engine.events.emit('network', 'prune', '', { reclaimed: '0' });
   sendJson(ctx, 200, { NetworksDeleted: deleted });
-}
-
-/** `until`: a Unix time, an RFC 3339 time, or a duration before now ("10m"). */
-function untilTime(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const d = /^(\d+)(s|m|h)$/.exec(v);
-  if (d) return Date.now() - Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 's' | 'm' | 'h'];
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw invalid(`invalid filter 'until=${v}'`);
-  return t;
 }
 
 function driverName(n: NetworkRecord): string {
