@@ -89,6 +89,8 @@ export interface NetworkServiceConfig {
 }
 
 export const DEFAULT_MTU = 1500;
+/** When veths of a released container that its namespace did not take along are deleted. */
+const VETH_CHECK_MS = 3000;
 const PREDEFINED = new Set(['bridge', 'host', 'none']);
 
 export class NetworkService {
@@ -448,12 +450,28 @@ export class NetworkService {
     this.live.delete(id);
     this.ports.release(id);
     if (att.rulesOn) await this.driver.removeRules(this.owner(att.rulesOn, id)).catch((e) => this.c.log('warn', 'removing port rules failed', { id, error: String(e) }));
-    for (const ep of att.endpoints.values()) {
-      await this.driver.unwire(ep.hostIf).catch((e) => this.c.log('warn', 'removing a veth failed', { id, error: String(e) }));
+    const hostIfs = [...att.endpoints.values()].map((ep) => ep.hostIf);
+    if (att.nsPath) {
+      // The kernel deletes the veths with the namespace, in its own worker. Deleting one through
+      // rtnetlink waits for the network's RCU grace period inside sendmsg, on berthd's only thread
+      // (17–33 ms here, with every request held up meanwhile). A namespace something still pins
+      // leaves its veth: that is checked later and deleted then.
+      this.netns.remove(id);
+      if (hostIfs.length) setTimeout(() => void this.sweepVeths(id, hostIfs), VETH_CHECK_MS).unref();
+    } else {
+      for (const hostIf of hostIfs) await this.driver.unwire(hostIf).catch((e) => this.c.log('warn', 'removing a veth failed', { id, error: String(e) }));
     }
-    if (att.nsPath) this.netns.remove(id);
     this.store.release(id);
     fs.rmSync(this.savedPath(id), { force: true });
+  }
+
+  /** Deletes veths of a released container that outlived its namespace (not if it runs again). */
+  private async sweepVeths(id: string, hostIfs: string[]): Promise<void> {
+    if (this.live.has(id)) return;
+    for (const hostIf of hostIfs) {
+      const deleted = await this.driver.unwire(hostIf).catch(() => false);
+      if (deleted) this.c.log('warn', 'a veth outlived its namespace and was deleted', { id, hostIf });
+    }
   }
 
   // ---- connect / disconnect --------------------------------------------------------------
