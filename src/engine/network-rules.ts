@@ -100,3 +100,16 @@ export function portRules(bridge: string, m: PortMapping): Rule[] {
     { table: 'nat', chain: 'BERTH-POSTROUTING', spec: `-s ${m.containerIp}/32 -d ${m.containerIp}/32 ${p} --dport ${m.containerPort} -j MASQUERADE` },
   ];
 }
+
+/**
+ * The same for IPv6 (ip6tables), for every local address but ::1: IPv6 cannot route a
+ * loopback source out, so [::1] is left to berthd's socket on [::]:port, which proxies it.
+ */
+export function portRules6(bridge: string, m: PortMapping): Rule[] {
+  const p = `-p ${m.proto} -m ${m.proto}`;
+  return [
+    { table: 'nat', chain: 'BERTH', spec: `! -d ::1/128 ${p} --dport ${m.hostPort} -j DNAT --to-destination [${m.containerIp}]:${m.containerPort}` },
+    { table: 'filter', chain: 'BERTH', spec: `-d ${m.containerIp}/128 -o ${bridge} ${p} --dport ${m.containerPort} -j ACCEPT` },
+    { table: 'nat', chain: 'BERTH-POSTROUTING', spec: `-s ${m.containerIp}/128 -d ${m.containerIp}/128 ${p} --dport ${m.containerPort} -j MASQUERADE` },
+  ];
+}

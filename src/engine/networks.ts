@@ -19,9 +19,9 @@ import { addressFor, parseCidr6 } from './ipam6';
 import type { ContainerRecord, EndpointConfig } from './container-model';
 import { type Cidr, contains, formatCidr, parseAddressPool, parseCidr, parseIp } from './ipam';
 import { type NetworkRecord, type NetworkRequest, NetworkStore } from './network-store';
-import { networkRules, networkRules6, portRules } from './network-rules';
+import { networkRules, networkRules6, portRules, portRules6 } from './network-rules';
 import { type PortMap, publishedPorts, publishedRequests } from './port-bindings';
-import { PortReservations } from './port-reservations';
+import { type Proto, PortReservations } from './port-reservations';
 import type { Db } from '../store/db';
 
 export type { EndpointConfig };
@@ -48,6 +48,8 @@ interface Attachment {
   ports: PortMap;
   /** The network whose rules carry this container's published ports (none: no rules to remove). */
   rulesOn?: string;
+  /** Whether some of them are ip6tables rules. */
+  rules6?: boolean;
   /** The wiring under way (or done); teardown waits for it. */
   ready: Promise<void>;
 }
@@ -272,8 +274,19 @@ export class NetworkService {
         const ep = this.portEndpoint(att);
         if (ep && publishedPorts(saved.ports).length > 0) att.rulesOn = ep.networkId;
         for (const m of publishedPorts(saved.ports)) {
-          await this.ports.reserve(r.id, m.proto, m.hostIp, m.hostPort).catch((e) => this.c.log('warn', 'could not bind a published port again', { id: r.id, error: String(e) }));
-          if (ep) desired.push({ owner: this.owner(ep.networkId, r.id), rules: portRules(this.bridgeOf(this.store.get(ep.networkId)), { ...m, containerIp: ep.ip }) });
+          const again = (e: unknown) => this.c.log('warn', 'could not bind a published port again', { id: r.id, error: String(e) });
+          if (!ep) continue;
+          const bridge = this.bridgeOf(this.store.get(ep.networkId));
+          if (m.hostIp === '::') {
+            await this.reserve6(r.id, m.proto, m.hostPort, ep, m.containerPort).catch(again);
+            if (ep.ip6) {
+              desired6.push({ owner: this.owner(ep.networkId, r.id), rules: portRules6(bridge, { ...m, hostIp: '', containerIp: ep.ip6 }) });
+              att.rules6 = true;
+            }
+            continue;
+          }
+          await this.ports.reserve(r.id, m.proto, m.hostIp, m.hostPort).catch(again);
+          desired.push({ owner: this.owner(ep.networkId, r.id), rules: portRules(bridge, { ...m, containerIp: ep.ip }) });
         }
         continue;
       }
@@ -423,20 +436,41 @@ export class NetworkService {
     const ep = this.portEndpoint(att);
     if (requested.length === 0 || !ep) return;
     const n = this.store.get(ep.networkId);
+    const bridge = this.bridgeOf(n);
     const rules = [];
+    const rules6 = [];
+    const failed = (e: unknown) => new BerthError((e as BerthError).kind ?? 'internal', `driver failed programming external connectivity on endpoint ${r.name} (${ep.hostIf}): ${(e as Error).message}`);
     for (const q of requested) {
       let port: number;
       try {
         port = await this.ports.reserve(r.id, q.proto, q.hostIp, q.first, q.last);
       } catch (e) {
-        const msg = (e as Error).message;
-        throw new BerthError((e as BerthError).kind ?? 'internal', `driver failed programming external connectivity on endpoint ${r.name} (${ep.hostIf}): ${msg}`);
+        throw failed(e);
       }
       (att.ports[q.key] ??= []).push({ HostIp: q.hostIp || '0.0.0.0', HostPort: String(port) });
-      rules.push(...portRules(this.bridgeOf(n), { proto: q.proto, hostIp: q.hostIp, hostPort: port, containerIp: ep.ip, containerPort: q.containerPort }));
+      const m = { proto: q.proto, hostIp: q.hostIp, hostPort: port, containerIp: ep.ip, containerPort: q.containerPort };
+      rules.push(...portRules(bridge, m));
+      // All addresses means IPv6 ones too, on the same port, as Docker publishes them.
+      if (q.hostIp || !hostHasIpv6()) continue;
+      if (!(await this.reserve6(r.id, q.proto, port, ep, q.containerPort).catch((e) => { throw failed(e); }))) continue;
+      att.ports[q.key]!.push({ HostIp: '::', HostPort: String(port) });
+      if (ep.ip6) rules6.push(...portRules6(bridge, { ...m, containerIp: ep.ip6 }));
     }
-    await this.driver.addRules(this.owner(n.id, r.id), rules);
+    await this.driver.addRules(this.owner(n.id, r.id), rules, rules6);
     att.rulesOn = n.id;
+    att.rules6 = rules6.length > 0;
+  }
+
+  /**
+   * [::]:port for a published port: DNAT'ed to the container's IPv6 address when it has one,
+   * and for TCP a proxy for what DNAT cannot take ([::1], a container without IPv6). False when
+   * there is nothing to do (UDP to a container without IPv6).
+   */
+  private async reserve6(owner: string, proto: Proto, port: number, ep: LiveEndpoint, containerPort: number): Promise<boolean> {
+    if (proto !== 'tcp' && !ep.ip6) return false;
+    const proxyTo = proto === 'tcp' ? { host: ep.ip6 ?? ep.ip, port: containerPort } : undefined;
+    await this.ports.reserve(owner, proto, '::', port, port, proxyTo);
+    return true;
   }
 
   /** Undoes prepare(): ports, rules, veths, the namespace, the addresses. Safe to repeat. */
@@ -449,7 +483,7 @@ export class NetworkService {
     await att.ready.catch(() => {});
     this.live.delete(id);
     this.ports.release(id);
-    if (att.rulesOn) await this.driver.removeRules(this.owner(att.rulesOn, id)).catch((e) => this.c.log('warn', 'removing port rules failed', { id, error: String(e) }));
+    if (att.rulesOn) await this.driver.removeRules(this.owner(att.rulesOn, id), att.rules6).catch((e) => this.c.log('warn', 'removing port rules failed', { id, error: String(e) }));
     const hostIfs = [...att.endpoints.values()].map((ep) => ep.hostIf);
     if (att.nsPath) {
       // The kernel deletes the veths with the namespace, in its own worker. Deleting one through
@@ -524,7 +558,7 @@ export class NetworkService {
     const live = att?.endpoints.get(n.id);
     if (att && live) {
       if (att.rulesOn === n.id) {
-        await this.driver.removeRules(this.owner(n.id, c.id));
+        await this.driver.removeRules(this.owner(n.id, c.id), att.rules6);
         att.rulesOn = undefined;
       }
       await this.driver.unwire(live.hostIf);
@@ -676,6 +710,11 @@ function publishRequest(r: ContainerRecord) {
   return publishedRequests(hc.PortBindings ?? {}, hc.PublishAllPorts === true, r.spec.Config.ExposedPorts ?? {});
 }
 
+
+/** Whether the host has IPv6 at all (a kernel booted with ipv6.disable=1 has no if_inet6). */
+function hostHasIpv6(): boolean {
+  return fs.existsSync('/proc/net/if_inet6');
+}
 
 /** The host's resolvers that mean something from a container (not loopback ones). */
 function hostNameservers(): string[] {

@@ -1,9 +1,14 @@
 /**
  * Host ports of published container ports, held by berthd with a bound socket for as long as
- * the mapping exists. Traffic never reaches these sockets (DNAT in nat PREROUTING/OUTPUT sends
- * it to the container first); they reserve the port, so a host program cannot take it from under
- * the container, one that holds it already makes the publish fail with a clear error, and an
- * ephemeral host port (`-p 80`) is the kernel's choice. No process per port, unlike docker-proxy.
+ * the mapping exists. IPv4 traffic never reaches these sockets (DNAT in nat PREROUTING/OUTPUT
+ * sends it to the container first); they reserve the port, so a host program cannot take it from
+ * under the container, one that holds it already makes the publish fail with a clear error, and
+ * an ephemeral host port (`-p 80`) is the kernel's choice.
+ *
+ * The IPv6 socket ([::]:port) is also the one proxy berth has, inside berthd: IPv6 has no
+ * route_localnet, so [::1] cannot be DNAT'ed, and a container without IPv6 cannot be reached by
+ * NAT from IPv6 at all. TCP connections that arrive on it are piped to the container. No process
+ * per port, unlike docker-proxy.
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
@@ -23,7 +28,7 @@ export class PortReservations {
    * Binds `hostIp`:`port` for `owner` (any port of [first, last] when a range is given; the
    * kernel's choice for 0). Returns the port bound.
    */
-  async reserve(owner: string, proto: Proto, hostIp: string, first: number, last = first): Promise<number> {
+  async reserve(owner: string, proto: Proto, hostIp: string, first: number, last = first, proxyTo?: { host: string; port: number }): Promise<number> {
     if (proto === 'sctp') throw new BerthError('not-implemented', 'publishing SCTP ports is not supported by berth');
     const ip = hostIp || '0.0.0.0';
     let lastError: Error | undefined;
@@ -34,7 +39,7 @@ export class PortReservations {
         continue;
       }
       try {
-        const bound = proto === 'tcp' ? await bindTcp(ip, port) : await bindUdp(ip, port);
+        const bound = proto === 'tcp' ? await bindTcp(ip, port, proxyTo) : await bindUdp(ip, port);
         this.held.set(key(proto, ip, bound.port), { owner, close: bound.close });
         return bound.port;
       } catch (e) {
@@ -56,10 +61,12 @@ export class PortReservations {
     }
   }
 
-  /** A wildcard bind and a specific one on the same port conflict, as the kernel has it. */
+  /** A wildcard bind and a specific one on the same port conflict, as the kernel has it (per family). */
   private holder(proto: Proto, ip: string, port: number): Held | undefined {
-    if (ip === '0.0.0.0') return [...this.held.entries()].find(([k]) => k.startsWith(`${proto}/`) && k.endsWith(`:${port}`))?.[1];
-    return this.held.get(key(proto, ip, port)) ?? this.held.get(key(proto, '0.0.0.0', port));
+    const v6 = ip.includes(':');
+    const any = v6 ? '::' : '0.0.0.0';
+    if (ip === any) return [...this.held.entries()].find(([k]) => k.startsWith(`${proto}/`) && k.endsWith(`:${port}`) && isV6Key(k) === v6)?.[1];
+    return this.held.get(key(proto, ip, port)) ?? this.held.get(key(proto, any, port));
   }
 }
 
@@ -67,15 +74,39 @@ function key(proto: Proto, ip: string, port: number): string {
   return `${proto}/${ip}:${port}`;
 }
 
-function bindTcp(ip: string, port: number): Promise<{ port: number; close: () => void }> {
+function isV6Key(k: string): boolean {
+  return k.split(':').length > 2;
+}
+
+function bindTcp(ip: string, port: number, proxyTo?: { host: string; port: number }): Promise<{ port: number; close: () => void }> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer((s) => s.destroy());
+    const open = new Set<net.Socket>();
+    const server = net.createServer((client) => {
+      if (!proxyTo) return client.destroy();
+      const upstream = net.connect({ host: proxyTo.host, port: proxyTo.port });
+      for (const s of [client, upstream]) {
+        open.add(s);
+        s.on('close', () => open.delete(s));
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
     server.once('error', reject);
-    // Backlog 1: nothing is ever accepted here (DNAT sees the traffic first).
-    server.listen({ host: ip, port, backlog: 1, exclusive: true }, () => {
+    // Without a proxy, backlog 1: nothing is ever accepted there (DNAT sees the traffic first).
+    server.listen({ host: ip, port, backlog: proxyTo ? 511 : 1, exclusive: true, ...(ip === '::' ? { ipv6Only: true } : {}) }, () => {
       server.removeListener('error', reject);
       server.on('error', () => {});
-      resolve({ port: (server.address() as net.AddressInfo).port, close: () => server.close() });
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        close: () => {
+          server.close();
+          for (const s of open) s.destroy();
+        },
+      });
     });
     server.unref();
   });
@@ -83,7 +114,7 @@ function bindTcp(ip: string, port: number): Promise<{ port: number; close: () =>
 
 function bindUdp(ip: string, port: number): Promise<{ port: number; close: () => void }> {
   return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+    const sock = dgram.createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', reuseAddr: false, ...(ip === '::' ? { ipv6Only: true } : {}) });
     sock.once('error', reject);
     sock.bind({ address: ip, port, exclusive: true }, () => {
       sock.removeListener('error', reject);

@@ -84,6 +84,15 @@ function hostAddress(): string | undefined {
   return Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal && !a.address.startsWith('172.'))?.address;
 }
 
+/** The host has IPv6: published ports are on [::] too. */
+const V6 = fs.existsSync('/proc/net/if_inet6');
+/** `docker port` lines for a TCP port published on every address. */
+const portLines = (port: string, host: number) => `${port} -> 0.0.0.0:${host}\n${V6 ? `${port} -> [::]:${host}\n` : ''}`;
+/** The host's own global IPv6 address, if it has one. */
+function hostAddress6(): string | undefined {
+  return Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv6' && !a.internal && !a.address.startsWith('fe80') && a.scopeid === 0)?.address;
+}
+
 const inspect = async (ref: string, format: string) => (await ok(['inspect', '-f', format, ref])).trim();
 
 test('a published TCP port answers on 127.0.0.1, on the host address and from another container; docker port and ps show it', async () => {
@@ -91,14 +100,20 @@ test('a published TCP port answers on 127.0.0.1, on the host address and from an
   assert.equal(await get('127.0.0.1', 18080), 'hello-tcp\n');
   const addr = hostAddress();
   if (addr) assert.equal(await get(addr, 18080), 'hello-tcp\n');
-  assert.equal(await ok(['port', 'web']), '8080/tcp -> 0.0.0.0:18080\n');
+  assert.equal(await ok(['port', 'web']), portLines('8080/tcp', 18080));
+  if (V6) {
+    // IPv6: the container has none, so berthd's socket on [::]:18080 carries the connection.
+    assert.equal(await get('::1', 18080), 'hello-tcp\n');
+    const addr6 = hostAddress6();
+    if (addr6) assert.equal(await get(addr6, 18080), 'hello-tcp\n');
+  }
   assert.match(await ok(['ps', '--format', '{{.Ports}}', '-f', `id=${id}`]), /0\.0\.0\.0:18080->8080\/tcp/);
   for (const filter of ['publish=18080', 'publish=18000-18100/tcp', 'expose=8080', 'network=bridge']) {
     assert.equal(await ok(['ps', '-q', '-f', filter]), `${id.slice(0, 12)}\n`, filter);
   }
   assert.equal(await ok(['ps', '-q', '-f', 'publish=18081']), '');
   const ports = JSON.parse(await inspect('web', '{{json .NetworkSettings.Ports}}'));
-  assert.deepEqual(ports, { '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: '18080' }] });
+  assert.deepEqual(ports, { '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: '18080' }, ...(V6 ? [{ HostIp: '::', HostPort: '18080' }] : [])] });
   // From another container: through the gateway's published port and straight to the address.
   const ip = await inspect('web', '{{.NetworkSettings.IPAddress}}');
   const gw = await inspect('web', '{{.NetworkSettings.Gateway}}');
@@ -132,7 +147,7 @@ test('-p with ranges maps each port of the range', async () => {
     'mkdir -p /a /b && echo a > /a/index.html && echo b > /b/index.html && httpd -p 8001 -h /a && exec httpd -f -p 8002 -h /b']);
   assert.equal(await get('127.0.0.1', 18101), 'a\n');
   assert.equal(await get('127.0.0.1', 18102), 'b\n');
-  assert.equal(await ok(['port', 'ranged']), '8001/tcp -> 0.0.0.0:18101\n8002/tcp -> 0.0.0.0:18102\n');
+  assert.equal(await ok(['port', 'ranged']), portLines('8001/tcp', 18101) + portLines('8002/tcp', 18102));
   await ok(['rm', '-f', 'ranged']);
 });
 
@@ -237,6 +252,19 @@ test('--ipv6: containers get an IPv6 address and route, AAAA records by name, is
   const other = await d.docker(['run', '--rm', '--network', 'six2', 'busybox', 'sh', '-c', 'ping6 -c1 -W2 fd42:b:1::2 >/dev/null 2>&1 || echo unreachable']);
   assert.equal(other.stdout, 'unreachable\n');
   assert.ok(d.rules().some((r) => r.startsWith('6 ') && r.includes('fd42:b:1::/64')), 'IPv6 MASQUERADE for the subnet');
+  // A published port of a container with IPv6: DNAT to its IPv6 address from the host's own
+  // IPv6 address; [::1] through berthd's socket.
+  await ok(['run', '-d', '--name', 'v6web', '--network', 'six', '-p', '18096:8080', 'busybox', ...WEB(8080, 'six-web')]);
+  const web6 = JSON.parse(await inspect('v6web', '{{json .NetworkSettings.Networks.six}}')).GlobalIPv6Address as string;
+  assert.ok(d.rules().some((r) => r.startsWith('6 ') && r.includes(`--to-destination [${web6}]:8080`)), 'an ip6tables DNAT rule');
+  assert.equal(await get('::1', 18096), 'six-web\n');
+  const addr6 = hostAddress6();
+  if (addr6) assert.equal(await get(addr6, 18096), 'six-web\n');
+  assert.equal(await get('127.0.0.1', 18096), 'six-web\n');
+  await ok(['rm', '-f', 'v6web']);
+  // The runtime's teardown trails the removal by a little: bounded wait.
+  for (let i = 0; i < 50 && d.rules().some((r) => r.startsWith('6 ') && r.includes('--to-destination')); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(d.rules().some((r) => r.startsWith('6 ') && r.includes('--to-destination')), false, 'the DNAT rule went with the container');
   await ok(['rm', '-f', 'v6srv']);
   await ok(['network', 'rm', 'six', 'six2']);
   assert.equal(d.rules().some((r) => r.startsWith('6 ')), false, 'no ip6tables rule of this daemon is left');
@@ -315,7 +343,8 @@ test('a daemon restart keeps published ports working, rebuilds its rules and dro
   await d.launch();
   assert.deepEqual(d.rules().sort(), before);
   assert.equal(await get('127.0.0.1', 18090), 'still-here\n');
-  assert.equal(await ok(['port', 'survivor']), '8080/tcp -> 0.0.0.0:18090\n');
+  assert.equal(await ok(['port', 'survivor']), portLines('8080/tcp', 18090));
+  if (V6) assert.equal(await get('::1', 18090), 'still-here\n', 'the IPv6 proxy is back too');
   // The host port is held again: a new claim on it fails.
   const r = await d.docker(['run', '-d', '-p', '18090:80', 'busybox', 'true']);
   assert.match(r.stderr, /port is already allocated/);
