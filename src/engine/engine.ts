@@ -88,12 +88,10 @@ export class Engine {
       ...(config.bip ? { bip: config.bip } : {}), ...(config.iptables !== false ? { iptables: new Iptables() } : {}), log: config.log,
     });
     const nets = this.networks;
+    const view = nets.dnsView();
     this.dns = new DnsServer({
-      resolver: {
-        lookup: (asker, name, type) => nets.resolve(asker, name, type),
-        reverse: (asker, ip) => nets.reverse(asker, ip),
-      },
-      upstreams: (asker) => nets.upstreamsFor(asker).map((address) => ({ address, port: 53 })),
+      resolver: view,
+      upstreams: (asker) => view.upstreams(asker).map((address) => ({ address, port: 53 })),
       log: config.log,
     });
     nets.onGateway = async (gateway, up) => {

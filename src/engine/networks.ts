@@ -7,6 +7,11 @@
  * The database holds what must survive (networks, addresses handed out: network-store.ts); the
  * bundle's network.json holds what a start chose (interface names, host ports), so a restarted
  * daemon adopts running containers exactly, rebuilds every rule of its own and drops the rest.
+ *
+ * Longer than most files on purpose: every change to the live endpoints (prepare, release,
+ * connect, disconnect, adoption) is here, so their ordering against the kernel can be read in one
+ * place. What does not touch that state lives beside it: endpoint-settings.ts (checks),
+ * published-ports.ts, container-dns.ts, bridge-driver.ts (the kernel), network-store.ts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,11 +22,15 @@ import { NetnsDir } from '../runtime/netns';
 import { BridgeDriver, type EndpointWiring, hostIfName, macFor } from './bridge-driver';
 import { addressFor, parseCidr6 } from './ipam6';
 import type { ContainerRecord, EndpointConfig } from './container-model';
-import { type Cidr, contains, formatCidr, parseAddressPool, parseCidr, parseIp } from './ipam';
+import { formatCidr, parseAddressPool, parseCidr, parseIp } from './ipam';
+import { ContainerDns } from './container-dns';
+import { endpointConfig, endpointsForCreate } from './endpoint-settings';
+import { hostRoutes } from '../runtime/host-net';
 import { type NetworkRecord, type NetworkRequest, NetworkStore } from './network-store';
-import { networkRules, networkRules6, portRules, portRules6 } from './network-rules';
-import { type PortMap, publishedPorts, publishedRequests } from './port-bindings';
-import { type Proto, PortReservations } from './port-reservations';
+import { networkRules, networkRules6 } from './network-rules';
+import type { Rule } from '../runtime/iptables';
+import { type PortMap, publishedPorts } from './port-bindings';
+import { PublishedPorts } from './published-ports';
 import type { Db } from '../store/db';
 
 export type { EndpointConfig };
@@ -99,7 +108,7 @@ export class NetworkService {
   readonly store: NetworkStore;
   private readonly driver: BridgeDriver;
   private readonly netns: NetnsDir;
-  readonly ports = new PortReservations();
+  readonly ports = new PublishedPorts();
   private readonly live = new Map<string, Attachment>();
   containers: ContainerAccess | undefined;
   /** Told when a user network's gateway comes and goes (the embedded DNS listens there). */
@@ -107,7 +116,7 @@ export class NetworkService {
 
   constructor(private readonly c: NetworkServiceConfig) {
     const pools = (c.addressPools ?? []).map(parseAddressPool);
-    this.store = new NetworkStore(c.db, () => hostRoutes(), pools.length ? pools : undefined);
+    this.store = new NetworkStore(c.db, hostRoutes, pools.length ? pools : undefined);
     this.driver = new BridgeDriver(c.iptables, c.iptables ? new Iptables('ip6tables') : undefined, c.log);
     this.netns = new NetnsDir(join(c.execRoot, 'netns'));
   }
@@ -256,7 +265,7 @@ export class NetworkService {
     this.store.releaseUnless((owner) => running(owner));
     const inUse = (networkId: string) => records.some((r) => running(r.id) && Object.values(r.spec.Networks ?? {}).some((e) => e.NetworkID === networkId));
     await this.ensurePredefined(inUse);
-    const desired: { owner: string; rules: ReturnType<typeof portRules> }[] = [];
+    const desired: { owner: string; rules: Rule[] }[] = [];
     const desired6: typeof desired = [];
     for (const n of this.store.list()) {
       if (n.spec.driver !== 'bridge') continue;
@@ -272,21 +281,13 @@ export class NetworkService {
         const att: Attachment = { nsPath: saved.nsPath, endpoints: new Map(saved.endpoints.map((e) => [e.networkId, e])), ports: saved.ports, ready: Promise.resolve() };
         this.live.set(r.id, att);
         const ep = this.portEndpoint(att);
-        if (ep && publishedPorts(saved.ports).length > 0) att.rulesOn = ep.networkId;
-        for (const m of publishedPorts(saved.ports)) {
+        if (ep && publishedPorts(saved.ports).length > 0) {
           const again = (e: unknown) => this.c.log('warn', 'could not bind a published port again', { id: r.id, error: String(e) });
-          if (!ep) continue;
-          const bridge = this.bridgeOf(this.store.get(ep.networkId));
-          if (m.hostIp === '::') {
-            await this.reserve6(r.id, m.proto, m.hostPort, ep, m.containerPort).catch(again);
-            if (ep.ip6) {
-              desired6.push({ owner: this.owner(ep.networkId, r.id), rules: portRules6(bridge, { ...m, hostIp: '', containerIp: ep.ip6 }) });
-              att.rules6 = true;
-            }
-            continue;
-          }
-          await this.ports.reserve(r.id, m.proto, m.hostIp, m.hostPort).catch(again);
-          desired.push({ owner: this.owner(ep.networkId, r.id), rules: portRules(bridge, { ...m, containerIp: ep.ip }) });
+          const { rules, rules6 } = await this.ports.adopt(r.id, saved.ports, ep, this.bridgeOf(this.store.get(ep.networkId)), again);
+          desired.push({ owner: this.owner(ep.networkId, r.id), rules });
+          if (rules6.length) desired6.push({ owner: this.owner(ep.networkId, r.id), rules: rules6 });
+          att.rulesOn = ep.networkId;
+          att.rules6 = rules6.length > 0;
         }
         continue;
       }
@@ -297,64 +298,6 @@ export class NetworkService {
   }
 
   // ---- containers ------------------------------------------------------------------------
-
-  /**
-   * The endpoints a new container asks for (HostConfig.NetworkMode, NetworkingConfig), checked
-   * and keyed by network name, and the normalized mode.
-   */
-  endpointsForCreate(mode: string, requested: Record<string, EndpointConfig> | undefined): { mode: string; networks: Record<string, EndpointConfig> } {
-    const m = mode === '' || mode === 'default' ? 'bridge' : mode;
-    // docker 28 keys the endpoint of the default mode "default"; it is the default network's.
-    if (requested && 'default' in requested && (mode === '' || mode === 'default')) {
-      const { default: dflt, ...rest } = requested;
-      requested = { ...rest, bridge: { ...dflt, ...rest.bridge } };
-    }
-    if (m === 'host' || m === 'none' || m.startsWith('container:')) {
-      if (m.startsWith('container:')) this.containers?.find(m.slice('container:'.length));
-      const extra = Object.keys(requested ?? {}).filter((k) => k !== m);
-      if (extra.length > 0) throw invalid(`conflicting options: cannot attach both user-defined and non-user-defined network-modes`);
-      if (m === 'host' || m === 'none') {
-        const n = this.store.get(m);
-        return { mode: m, networks: { [m]: { NetworkID: n.id } } };
-      }
-      return { mode: m, networks: {} };
-    }
-    const out: Record<string, EndpointConfig> = {};
-    const first = this.store.get(m);
-    const entries = Object.entries(requested ?? {});
-    const own = entries.find(([k]) => k === m || k === first.name || k === first.id);
-    out[first.name] = this.endpointConfig(first, own?.[1]);
-    for (const [k, cfg] of entries) {
-      if (own && k === own[0]) continue;
-      const n = this.store.get(k);
-      if (n.spec.driver !== 'bridge') throw invalid(`conflicting options: cannot attach both user-defined and non-user-defined network-modes`);
-      out[n.name] = this.endpointConfig(n, cfg);
-    }
-    return { mode: first.name === 'bridge' ? 'bridge' : m, networks: out };
-  }
-
-  private endpointConfig(n: NetworkRecord, cfg: EndpointConfig | undefined): EndpointConfig {
-    if (n.spec.driver !== 'bridge') throw invalid(`container cannot be connected to network ${n.name}`);
-    const ip = cfg?.IPAMConfig?.IPv4Address;
-    if (this.isDefaultBridge(n)) {
-      if (ip) throw invalid('user specified IP address is supported on user defined networks only');
-      if (cfg?.Aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks');
-    }
-    if (cfg?.IPAMConfig?.IPv6Address) throw new BerthError('not-implemented', 'IPv6 addresses are not supported by berth yet');
-    if (ip) {
-      const subnet = parseCidr(n.spec.ipam[0]!.subnet);
-      if (!subnetHas(subnet, ip)) throw invalid(`invalid config for network ${n.name}: invalid endpoint settings:\nno configured subnet contains IP address ${ip}`);
-    }
-    if (cfg?.MacAddress && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(cfg.MacAddress)) throw invalid(`invalid MAC address: ${cfg.MacAddress}`);
-    return {
-      IPAMConfig: cfg?.IPAMConfig && Object.keys(cfg.IPAMConfig).length ? cfg.IPAMConfig : null,
-      Links: cfg?.Links?.length ? cfg.Links : null,
-      Aliases: cfg?.Aliases?.length ? cfg.Aliases : null,
-      MacAddress: cfg?.MacAddress ?? '',
-      DriverOpts: cfg?.DriverOpts ?? null,
-      NetworkID: n.id,
-    };
-  }
 
   /**
    * The synchronous part of a start: the namespace, the addresses (so /etc/hosts can name them),
@@ -431,46 +374,14 @@ export class NetworkService {
   }
 
   private async publish(r: ContainerRecord, att: Attachment): Promise<void> {
-    const { requested, ports } = publishRequest(r);
-    att.ports = ports;
     const ep = this.portEndpoint(att);
-    if (requested.length === 0 || !ep) return;
-    const n = this.store.get(ep.networkId);
-    const bridge = this.bridgeOf(n);
-    const rules = [];
-    const rules6 = [];
-    const failed = (e: unknown) => new BerthError((e as BerthError).kind ?? 'internal', `driver failed programming external connectivity on endpoint ${r.name} (${ep.hostIf}): ${(e as Error).message}`);
-    for (const q of requested) {
-      let port: number;
-      try {
-        port = await this.ports.reserve(r.id, q.proto, q.hostIp, q.first, q.last);
-      } catch (e) {
-        throw failed(e);
-      }
-      (att.ports[q.key] ??= []).push({ HostIp: q.hostIp || '0.0.0.0', HostPort: String(port) });
-      const m = { proto: q.proto, hostIp: q.hostIp, hostPort: port, containerIp: ep.ip, containerPort: q.containerPort };
-      rules.push(...portRules(bridge, m));
-      // All addresses means IPv6 ones too, on the same port, as Docker publishes them.
-      if (q.hostIp || !hostHasIpv6()) continue;
-      if (!(await this.reserve6(r.id, q.proto, port, ep, q.containerPort).catch((e) => { throw failed(e); }))) continue;
-      att.ports[q.key]!.push({ HostIp: '::', HostPort: String(port) });
-      if (ep.ip6) rules6.push(...portRules6(bridge, { ...m, containerIp: ep.ip6 }));
-    }
+    const n = ep && this.store.get(ep.networkId);
+    const { ports, rules, rules6 } = await this.ports.publish(r, ep, n ? this.bridgeOf(n) : '');
+    att.ports = ports;
+    if (!n || rules.length + rules6.length === 0) return;
     await this.driver.addRules(this.owner(n.id, r.id), rules, rules6);
     att.rulesOn = n.id;
     att.rules6 = rules6.length > 0;
-  }
-
-  /**
-   * [::]:port for a published port: DNAT'ed to the container's IPv6 address when it has one,
-   * and for TCP a proxy for what DNAT cannot take ([::1], a container without IPv6). False when
-   * there is nothing to do (UDP to a container without IPv6).
-   */
-  private async reserve6(owner: string, proto: Proto, port: number, ep: LiveEndpoint, containerPort: number): Promise<boolean> {
-    if (proto !== 'tcp' && !ep.ip6) return false;
-    const proxyTo = proto === 'tcp' ? { host: ep.ip6 ?? ep.ip, port: containerPort } : undefined;
-    await this.ports.reserve(owner, proto, '::', port, port, proxyTo);
-    return true;
   }
 
   /** Undoes prepare(): ports, rules, veths, the namespace, the addresses. Safe to repeat. */
@@ -519,7 +430,7 @@ export class NetworkService {
     }
     const nets = (c.r.spec.Networks ??= {});
     if (Object.values(nets).some((e) => e.NetworkID === n.id)) throw new BerthError('forbidden', `endpoint with name ${c.r.name} already exists in network ${n.name}`);
-    const ep = this.endpointConfig(n, cfg);
+    const ep = endpointConfig(n, cfg);
     const att = this.live.get(c.id);
     if (c.running && att?.nsPath) {
       const ip = this.store.allocate(n.id, c.id, ep.IPAMConfig?.IPv4Address || undefined);
@@ -590,58 +501,22 @@ export class NetworkService {
   }
 
   /**
-   * The embedded DNS's view: the address(es) `name` has for a container asking from `asker`,
-   * among the containers on the asker's user-defined network: container name, alias, short id.
+   * The embedded DNS's view (container-dns.ts): running containers' endpoints on user-defined
+   * networks, their records and the daemon's --dns.
    */
-  resolve(asker: string, name: string, type: 'A' | 'AAAA' = 'A'): string[] | null {
-    const net = this.networkOfAddress(asker);
-    if (!net) return null;
-    let found = false;
-    const out: string[] = [];
-    for (const [id, att] of this.live) {
-      const ep = att.endpoints.get(net);
-      if (!ep) continue;
-      const r = this.tryRecord(id);
-      if (!r) continue;
-      const cfg = Object.values(r.spec.Networks ?? {}).find((e) => e.NetworkID === net);
-      const names = [r.name, id.slice(0, 12), ...(cfg?.Aliases ?? [])].map((s) => s.toLowerCase());
-      if (!names.includes(name)) continue;
-      found = true;
-      const addr = type === 'A' ? ep.ip : ep.ip6;
-      if (addr) out.push(addr);
-    }
-    return found ? out : null;
+  dnsView(): ContainerDns {
+    return new ContainerDns({
+      live: () => [...this.live].map(([id, att]) => [id, att.endpoints] as [string, Map<string, LiveEndpoint>]),
+      record: (id) => this.tryRecord(id),
+      networkName: (id) => this.store.get(id).name,
+      hasDns: (id) => !this.isDefaultBridge(this.store.get(id)),
+      daemonDns: this.c.dns,
+    });
   }
 
-  /** PTR: the container name for an address on the asker's network. */
-  reverse(asker: string, ip: string): string | null {
-    const net = this.networkOfAddress(asker);
-    if (!net) return null;
-    for (const [id, att] of this.live) {
-      const ep = att.endpoints.get(net);
-      if (ep?.ip !== ip && ep?.ip6 !== ip) continue;
-      const r = this.tryRecord(id);
-      if (r) return `${r.name}.${this.store.get(net).name}`;
-    }
-    return null;
-  }
-
-  /** Where the embedded DNS forwards `asker`'s other queries: its --dns servers, else the host's. */
-  upstreamsFor(asker: string): string[] {
-    for (const [id, att] of this.live) {
-      if (![...att.endpoints.values()].some((e) => e.ip === asker || e.ip6 === asker)) continue;
-      const dns = (this.tryRecord(id)?.spec.HostConfig.Dns as string[] | undefined) ?? [];
-      if (dns.length) return dns;
-      break;
-    }
-    return this.c.dns.length ? this.c.dns : hostNameservers();
-  }
-
-  private networkOfAddress(ip: string): string | undefined {
-    for (const att of this.live.values()) {
-      for (const ep of att.endpoints.values()) if ((ep.ip === ip || ep.ip6 === ip) && !this.isDefaultBridge(this.store.get(ep.networkId))) return ep.networkId;
-    }
-    return undefined;
+  /** The endpoints a new container asks for, checked (endpoint-settings.ts). */
+  endpointsForCreate(mode: string, requested: Record<string, EndpointConfig> | undefined): { mode: string; networks: Record<string, EndpointConfig> } {
+    return endpointsForCreate(this.store, mode, requested, (ref) => this.containers?.find(ref));
   }
 
   private tryRecord(id: string): ContainerRecord | undefined {
@@ -694,52 +569,4 @@ export class NetworkService {
 
 function hostnameOf(r: ContainerRecord): string {
   return r.spec.Config.Hostname || r.id.slice(0, 12);
-}
-
-function subnetHas(c: Cidr, ip: string): boolean {
-  try {
-    return contains(c, parseIp(ip));
-  } catch {
-    return false;
-  }
-}
-
-/** The container's port requests: PortBindings, and with -P every exposed port on an ephemeral one. */
-function publishRequest(r: ContainerRecord) {
-  const hc = r.spec.HostConfig as { PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null; PublishAllPorts?: boolean };
-  return publishedRequests(hc.PortBindings ?? {}, hc.PublishAllPorts === true, r.spec.Config.ExposedPorts ?? {});
-}
-
-
-/** Whether the host has IPv6 at all (a kernel booted with ipv6.disable=1 has no if_inet6). */
-function hostHasIpv6(): boolean {
-  return fs.existsSync('/proc/net/if_inet6');
-}
-
-/** The host's resolvers that mean something from a container (not loopback ones). */
-function hostNameservers(): string[] {
-  try {
-    return fs.readFileSync('/etc/resolv.conf', 'utf8').split('\n')
-      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
-      .filter((ip): ip is string => !!ip && !ip.startsWith('127.') && ip !== '::1');
-  } catch {
-    return [];
-  }
-}
-
-/** IPv4 routes of the host (but the default route): subnets a new network must not overlap. */
-function hostRoutes(): Cidr[] {
-  try {
-    return fs.readFileSync('/proc/net/route', 'utf8').split('\n').slice(1).flatMap((line) => {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 8) return [];
-      const le = (h: string) => Buffer.from(h, 'hex').readUInt32LE(0);
-      const mask = le(f[7]!);
-      if (mask === 0) return [];
-      const bits = 32 - Math.log2((~mask >>> 0) + 1);
-      return Number.isInteger(bits) ? [{ base: le(f[1]!) >>> 0, bits }] : [];
-    });
-  } catch {
-    return [];
-  }
 }
