@@ -12,6 +12,9 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { answer, isFormatError, parseQuery } from '../../src/engine/dns-message';
 import { Daemon, REPO, useDaemon } from './harness';
 
 /** busybox has no UDP server: a static echo server (fixtures/udp-echo.c), built once into .cache. */
@@ -268,6 +271,67 @@ test('--ipv6: containers get an IPv6 address and route, AAAA records by name, is
   await ok(['rm', '-f', 'v6srv']);
   await ok(['network', 'rm', 'six', 'six2']);
   assert.equal(d.rules().some((r) => r.startsWith('6 ')), false, 'no ip6tables rule of this daemon is left');
+});
+
+test('outbound traffic is masqueraded: a server outside (a namespace of the test, routed from the host) sees the host, not the container', async () => {
+  const tag = randomBytes(3).toString('hex');
+  const hostIf = `bxo${tag}`;
+  const net = `10.97.${randomBytes(1)[0]! % 250}`;
+  const sleeper = spawn('unshare', ['-n', 'sleep', '120'], { stdio: 'ignore' });
+  const www = fs.mkdtempSync(join(os.tmpdir(), 'berth-outside-'));
+  let httpd: ReturnType<typeof spawn> | undefined;
+  try {
+    const own = fs.readlinkSync('/proc/self/ns/net');
+    for (let i = 0; i < 100 && fs.readlinkSync(`/proc/${sleeper.pid}/ns/net`) === own; i++) await new Promise((r) => setTimeout(r, 20));
+    const inside = (...args: string[]) => execFileSync('nsenter', ['-t', String(sleeper.pid), '-n', ...args]);
+    execFileSync('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'outside0', 'netns', String(sleeper.pid)]);
+    execFileSync('ip', ['addr', 'add', `${net}.1/30`, 'dev', hostIf]);
+    execFileSync('ip', ['link', 'set', hostIf, 'up']);
+    inside('ip', 'addr', 'add', `${net}.2/30`, 'dev', 'outside0');
+    inside('ip', 'link', 'set', 'outside0', 'up');
+    // busybox httpd's CGI tells the client's address.
+    fs.mkdirSync(join(www, 'cgi-bin'));
+    fs.writeFileSync(join(www, 'cgi-bin', 'who'), '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho "$REMOTE_ADDR"\n', { mode: 0o755 });
+    httpd = spawn('nsenter', ['-t', String(sleeper.pid), '-n', 'busybox', 'httpd', '-f', '-p', '7000', '-h', www], { stdio: 'ignore' });
+    const out = await ok(['run', '--rm', 'busybox', 'sh', '-c', `i=0; until timeout 3 wget -q -O- http://${net}.2:7000/cgi-bin/who; do i=$((i+1)); [ $i -lt 20 ] || exit 1; sleep 0.2; done`]);
+    // httpd listens on IPv6 and shows IPv4 peers mapped ([::ffff:a.b.c.d]).
+    assert.equal(out.replace(/^\[::ffff:(.*)\]\n$/, '$1\n'), `${net}.1\n`, "the host's address on the way out, not the container's");
+  } finally {
+    httpd?.kill('SIGKILL');
+    sleeper.kill('SIGKILL');
+    require('node:child_process').spawnSync('ip', ['link', 'del', hostIf], { stdio: 'ignore' });
+    fs.rmSync(www, { recursive: true, force: true });
+  }
+});
+
+test("names the embedded DNS does not know are forwarded to the daemon's --dns (here a server of the test on 127.0.0.1:53)", async (t) => {
+  const upstream = dgram.createSocket('udp4');
+  const asked: string[] = [];
+  upstream.on('message', (msg, from) => {
+    const q = parseQuery(msg);
+    if (!q || isFormatError(q)) return;
+    asked.push(q.question.name);
+    upstream.send(answer(q, q.question.name === 'outside.test' ? [{ type: 'A', data: '10.1.2.3' }] : []), from.port, from.address);
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      upstream.once('error', reject);
+      upstream.bind(53, '127.0.0.1', () => resolve());
+    });
+  } catch (e) {
+    t.skip(`127.0.0.1:53 is taken on this machine: ${(e as Error).message}`);
+    upstream.close();
+    return;
+  }
+  try {
+    await ok(['network', 'create', 'fwd']);
+    const out = await ok(['run', '--rm', '--network', 'fwd', 'busybox', 'nslookup', '-type=a', 'outside.test']);
+    assert.match(out, /Address: 10\.1\.2\.3/);
+    assert.ok(asked.includes('outside.test'), 'berthd asked the upstream');
+  } finally {
+    upstream.close();
+    await d.docker(['network', 'rm', 'fwd']);
+  }
 });
 
 test('/etc/hosts and resolv.conf: own address, --add-host host-gateway, --link on the default bridge, --dns; --mac-address and --ip', async () => {
