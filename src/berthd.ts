@@ -20,6 +20,7 @@ import { createLogger, isLevel } from './log';
 import { BERTH_VERSION } from './version';
 import { DEFAULT_HOST, unixSocketPath } from './wire/host';
 import { networkRoutes } from './api/routes/networks';
+import { volumeRoutes } from './api/routes/volumes';
 
 const FLAGS: FlagSpec[] = [
   { name: 'host', short: 'H', type: 'list', description: 'Daemon socket to listen on', default: [] },
@@ -100,7 +101,7 @@ export async function main(argv: string[]): Promise<void> {
     fail(log, `cannot open the engine: ${(e as Error).message}`);
   }
   const server = createApiServer({
-    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine), ...networkRoutes(engine)],
+    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine), ...networkRoutes(engine), ...volumeRoutes(engine)],
     serverHeader: `berth/${BERTH_VERSION} (linux)`,
     log,
   });

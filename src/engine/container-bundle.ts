@@ -6,7 +6,9 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { resolveInRoot } from '../store/scoped-path';
-import { buildSpec as buildOciSpec, devicesFromPath, hostDevices, type OciDevice, type OciDeviceRule } from '../runtime/oci-spec';
+import { spawnSync } from 'node:child_process';
+import { buildSpec as buildOciSpec, devicesFromPath, hostDevices, mergeTmpfsOptions, type OciDevice, type OciDeviceRule, type OciMount } from '../runtime/oci-spec';
+import type { MountPoint } from './mounts';
 import { fromDockerProfile, type OciSeccomp, thisMachine, toOciSeccomp } from '../runtime/seccomp';
 import { DEFAULT_SECCOMP } from '../runtime/seccomp-default';
 import type { SeccompLoader } from '../runtime/seccomp-loader';
@@ -140,6 +142,7 @@ export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgr
     network: net.oci,
     seccomp: seccompOf(hc, security.seccomp, caps),
     tmpfs: hc.Tmpfs ?? {},
+    binds: volumeMounts(rootfs, r.spec.Mounts ?? []),
     ...(hc.Init === true ? { init: initBinary() } : {}),
   });
   const loaded = loader ? loader.apply(spec, rootfs) : { refused: 'no loader' };
@@ -181,6 +184,48 @@ export function embeddedResolvConf(nameserver: string, host: string, hc: Pick<Ho
   const base = containerResolvConf(host, { ...hc, Dns: [nameserver] });
   const lines = base.split('\n').filter((l) => !/^\s*nameserver\s/.test(l) && l.trim() !== '');
   return [`nameserver ${nameserver}`, ...lines].join('\n') + '\n';
+}
+
+/**
+ * Volumes, binds and --mount tmpfs as OCI mounts, parents first. A volume that is empty gets the
+ * image's files at its path first (Docker's copy-up), unless nocopy. runc resolves each
+ * destination inside the rootfs (a symlink in the image cannot point a mount out of it).
+ */
+function volumeMounts(rootfs: string, mounts: MountPoint[]): OciMount[] {
+  const depth = (p: string) => p.split('/').length;
+  return [...mounts].sort((a, b) => depth(a.Destination) - depth(b.Destination)).map((m): OciMount => {
+    if (m.Type === 'tmpfs') {
+      const opts = [...(m.Tmpfs?.size ? [`size=${m.Tmpfs.size}`] : []), ...(m.Tmpfs?.mode !== undefined ? [`mode=${m.Tmpfs.mode.toString(8)}`] : []), ...(m.RW ? [] : ['ro'])];
+      return { destination: m.Destination, type: 'tmpfs', source: 'tmpfs', options: mergeTmpfsOptions(opts.join(',')) };
+    }
+    // runc resolves the destination inside the rootfs; one that resolves to the root itself (a
+    // symlink to / in the image) would hide the whole container under the mount.
+    if (resolveInRoot(rootfs, m.Destination) === rootfs) {
+      throw invalid(`invalid mount config: the mount path ${m.Destination} resolves to / in the container`);
+    }
+    if (m.Type === 'volume') {
+      fs.mkdirSync(m.Source, { recursive: true, mode: 0o755 });
+      if (!m.NoCopy) copyUp(rootfs, m.Destination, m.Source);
+    } else if (!fs.existsSync(m.Source)) {
+      throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+    }
+    const propagation = m.Type === 'bind' ? m.Propagation || 'rprivate' : 'rprivate';
+    return { destination: m.Destination, type: 'bind', source: m.Source, options: ['rbind', m.RW ? 'rw' : 'ro', propagation] };
+  });
+}
+
+/** Copies the image's directory at `path` into an empty volume, owners, modes and xattrs kept. */
+function copyUp(rootfs: string, path: string, volume: string): void {
+  const src = resolveInRoot(rootfs, path);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(src);
+  } catch {
+    return; // nothing there in the image
+  }
+  if (!st.isDirectory() || fs.readdirSync(volume).length > 0) return;
+  const r = spawnSync('cp', ['-a', '--', `${src}/.`, volume], { encoding: 'utf8' });
+  if (r.status !== 0) throw new BerthError('internal', `copying the image's ${path} into its volume failed: ${(r.stderr || r.error?.message || '').trim()}`);
 }
 
 /** Docker creates a missing working directory, owned by the container's user. */

@@ -9,6 +9,7 @@ import type { Digest } from '../store/content-store';
 import { type HealthConfig, type HealthState, mergeHealthcheck, validateHealthcheck } from './health';
 import { type RunConfig, sortedMap } from './image-config';
 import { type HostSettings, normalizeHostSettings } from './host-config';
+import type { MountPoint } from './mounts';
 import { type RestartPolicy, validateRestartPolicy } from './restart-policy';
 
 export interface ContainerConfig {
@@ -87,6 +88,8 @@ export interface ContainerSpec {
   Args: string[];
   /** The networks it is on, by name (absent in rows made before networks: loopback only). */
   Networks?: Record<string, EndpointConfig>;
+  /** Its mounts, resolved at create (mounts.ts). */
+  Mounts?: MountPoint[];
 }
 
 export interface ContainerRecord {

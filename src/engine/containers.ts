@@ -34,6 +34,8 @@ import { Container } from './container';
 import { type HealthState, HealthMonitor, initialHealth, MAX_OUTPUT_BYTES, type ProbeOutcome, probeArgv } from './health';
 import { generateName, newId, validateName } from './names';
 import type { NetworkService } from './networks';
+import { type MountPoint, resolveMounts } from './mounts';
+import type { VolumeService } from './volumes';
 import { publishedRequests } from './port-bindings';
 import { nextDelay, shouldRestart } from './restart-policy';
 import { normalizeSignal, signalNumber, validateSignal } from './signals';
@@ -48,6 +50,7 @@ export interface ContainerServiceDeps {
   monitor: Monitor;
   events: EventBus;
   networks: NetworkService;
+  volumes: VolumeService;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -125,6 +128,13 @@ export class ContainerService {
     const image = this.d.images.resolve(req.Image);
     const spec: ContainerSpec = buildSpec(req, this.d.images.config(image.id).config ?? {}, req.Image, warnings);
     this.resolveNetworks(spec, req, warnings);
+    spec.Mounts = resolveMounts(spec.HostConfig as Parameters<typeof resolveMounts>[0], spec.Config.Volumes, {
+      volume: (name, opts) => {
+        const v = this.d.volumes.ensure(name, opts);
+        return { name: v.name, dataDir: this.d.volumes.store.dataDir(v.name) };
+      },
+      mountsOf: (ref) => this.find(ref).r.spec.Mounts ?? [],
+    });
     const taken = (n: string) => [...this.byId.values()].some((c) => c.r.name === n);
     let finalName: string;
     if (name) {
@@ -511,11 +521,17 @@ export class ContainerService {
 
   // ---- remove ----------------------------------------------------------------------------
 
-  async remove(ref: string, opts: { force: boolean }): Promise<void> {
-    await this.removeContainer(this.find(ref), opts.force);
+  /** `volumes`: its anonymous volumes go too (rm -v). */
+  async remove(ref: string, opts: { force: boolean; volumes?: boolean }): Promise<void> {
+    await this.removeContainer(this.find(ref), opts.force, opts.volumes === true);
   }
 
-  private async removeContainer(c: Container, force: boolean): Promise<void> {
+  /** The mounts of a container (inspect). */
+  mountsOf(r: ContainerRecord): MountPoint[] {
+    return r.spec.Mounts ?? [];
+  }
+
+  private async removeContainer(c: Container, force: boolean, volumes = c.r.spec.HostConfig.AutoRemove): Promise<void> {
     if (c.running) {
       if (!force) {
         throw conflict(`cannot remove container "/${c.r.name}": container is running: stop the container before removing or force remove`);
@@ -538,6 +554,8 @@ export class ContainerService {
       return true;
     });
     if (!removedNow) return;
+    // As Docker: --rm and rm -v take the anonymous volumes along; named ones always stay.
+    if (volumes) this.d.volumes.removeAnonymous(c.r);
     this.rt.track(this.rt.deleteFiles(c).then(() => {
       if (c.r.layer && !this.d.images.get(c.r.imageId)) this.d.images.releaseLayers(c.r.layer);
     }));

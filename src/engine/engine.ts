@@ -26,6 +26,7 @@ import { EventBus } from './events';
 import { ExecService } from './exec';
 import { ImageService } from './images';
 import { NetworkService } from './networks';
+import { VolumeService } from './volumes';
 import { DnsServer } from './dns-server';
 import { Iptables } from '../runtime/iptables';
 
@@ -57,6 +58,7 @@ export class Engine {
   readonly containerFs: ContainerFs;
   readonly execs: ExecService;
   readonly networks: NetworkService;
+  readonly volumes: VolumeService;
   /** The embedded DNS of user-defined networks, listening on each one's gateway address. */
   readonly dns: DnsServer;
   readonly startedAt = new Date();
@@ -98,9 +100,12 @@ export class Engine {
       if (up) await this.dns.listen(gateway);
       else await this.dns.close(gateway);
     };
+    this.volumes = new VolumeService(db, join(config.dataRoot, 'volumes'), this.events);
     this.containers = new ContainerService({
-      db, dataRoot: config.dataRoot, images: this.images, layers, snapshots, runc, monitor, events: this.events, networks: this.networks, log: config.log,
+      db, dataRoot: config.dataRoot, images: this.images, layers, snapshots, runc, monitor, events: this.events, networks: this.networks,
+      volumes: this.volumes, log: config.log,
     });
+    this.volumes.containers = () => this.containers.list();
     this.images.users = (id) => this.containers.usersOf(id);
     this.containerFs = new ContainerFs({ containers: this.containers, images: this.images, layers, snapshots, events: this.events, log: config.log });
     this.execs = new ExecService({ containers: this.containers, events: this.events, runc, execRoot: config.execRoot, conmon: config.conmon, log: config.log });
@@ -125,6 +130,7 @@ export class Engine {
     await engine.containers.load();
     await engine.networks.init(engine.containers.list(), (id) => engine.containers.isRunning(id));
     engine.sweep();
+    for (const name of engine.volumes.store.sweep()) config.log('info', 'removed the directory of a volume that has no record', { name });
     engine.exits.start();
     // In the background, as Docker's restore: the API answers while policy restarts proceed.
     void engine.containers.autoStart();

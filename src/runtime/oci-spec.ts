@@ -129,6 +129,8 @@ export interface SpecInput {
   process: Omit<OciProcess, 'capabilities' | 'noNewPrivileges'> & { capabilities?: string[]; noNewPrivileges?: boolean };
   /** Files the daemon writes per container and binds in: /etc/hosts, /etc/hostname, /etc/resolv.conf. */
   etcFiles: { destination: string; source: string }[];
+  /** Volumes and binds, in the order they are mounted (a parent before what is under it). */
+  binds?: OciMount[];
   cgroupsPath: string;
   shmSize: number;
   resources?: OciResources;
@@ -170,10 +172,12 @@ export function buildSpec(input: SpecInput): OciSpec {
   const userTmpfs = Object.entries(input.tmpfs ?? {}).map(([destination, options]): OciMount => ({
     destination, type: 'tmpfs', source: 'tmpfs', options: mergeTmpfsOptions(options),
   }));
-  const taken = new Set(userTmpfs.map((m) => m.destination));
+  const binds = input.binds ?? [];
+  const taken = new Set([...userTmpfs, ...binds].map((m) => m.destination));
   const mounts: OciMount[] = [
-    // A user mount at a default's place (--tmpfs /dev/shm) replaces it, as in Docker.
+    // A user mount at a default's place (--tmpfs /dev/shm, -v x:/etc/hosts) replaces it, as in Docker.
     ...defaults.filter((m) => !taken.has(m.destination)),
+    ...binds,
     ...input.etcFiles.filter((f) => !taken.has(f.destination)).map((f) => ({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'rprivate'] })),
     ...userTmpfs,
   ];

@@ -59,6 +59,16 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX network_addresses_owner ON network_addresses(owner);
   `,
+  `
+  CREATE TABLE volumes (
+    name       TEXT PRIMARY KEY,
+    driver     TEXT NOT NULL,           -- 'local'
+    created    TEXT NOT NULL,
+    labels     TEXT NOT NULL,           -- JSON object
+    options    TEXT NOT NULL,           -- JSON object: the local driver's type/o/device
+    anonymous  INTEGER NOT NULL DEFAULT 0
+  );
+  `,
 ];
 
 export function openDb(path: string): Db {

@@ -7,6 +7,7 @@ import type { ContainerRecord } from '../../engine/container-model';
 import type { Engine } from '../../engine/engine';
 import { MASKED_PATHS, READONLY_PATHS } from '../../runtime/oci-spec';
 import type { LiveEndpoint } from '../../engine/networks';
+import { inspectMount } from '../../engine/mounts';
 
 const HOST_CONFIG_DEFAULTS = {
   Binds: null,
@@ -115,7 +116,7 @@ export function inspectContainer(engine: Engine, r: ContainerRecord, _version: s
       Name: 'overlay2',
       Data: { MergedDir: join(snap, 'merged'), UpperDir: join(snap, 'diff'), WorkDir: join(snap, 'work') },
     },
-    Mounts: [],
+    Mounts: (r.spec.Mounts ?? []).map(inspectMount),
     Config: r.spec.Config,
     NetworkSettings: networkSettings(engine, r),
   };

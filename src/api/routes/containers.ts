@@ -16,6 +16,7 @@ import { frames, StreamId } from '../../wire/stdcopy';
 import { humanDuration } from '../../wire/units';
 import { type Ctx, matchLabels, parseFilters, qbool, qint, readJson, sendJson, sendStatus } from '../context';
 import { inspectContainer, networkSettings } from './container-inspect';
+import { inspectMount } from '../../engine/mounts';
 import type { Route } from '../server';
 
 export function containerRoutes(engine: Engine): Route[] {
@@ -87,7 +88,7 @@ export function containerRoutes(engine: Engine): Route[] {
     {
       method: 'DELETE', path: '/containers/{id}',
       handler: async (ctx) => {
-        await c.remove(ctx.params.id, { force: qbool(ctx, 'force') });
+        await c.remove(ctx.params.id, { force: qbool(ctx, 'force'), volumes: qbool(ctx, 'v') });
         sendStatus(ctx, 204);
       },
     },    {
@@ -202,7 +203,7 @@ function summary(engine: Engine, r: ContainerRecord) {
     Status: statusText(r),
     HostConfig: { NetworkMode: r.spec.HostConfig.NetworkMode },
     NetworkSettings: { Networks: networkSettings(engine, r).Networks },
-    Mounts: [],
+    Mounts: (r.spec.Mounts ?? []).map(inspectMount),
   };
 }
 

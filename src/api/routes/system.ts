@@ -215,14 +215,11 @@ function swarmRoutes(): Route[] {
 }
 
 /**
- * Until volumes can be made, berth has none: their read endpoints answer as an engine with none
- * does. Clients depend on it: `docker inspect X` asks every object type in turn
+ * Plugins berth has none of: their read endpoints answer as an engine with none does. Clients depend on it: `docker inspect X` asks every object type in turn
  * and expects Docker's "not found" from each type X is not.
  */
 function emptyCollections(): Route[] {
   return [
-    { method: 'GET', path: '/volumes', handler: (ctx) => sendJson(ctx, 200, { Volumes: [], Warnings: [] }) },
-    { method: 'GET', path: '/volumes/{name}', handler: (ctx) => { throw new BerthError('not-found', `get ${ctx.params.name}: no such volume`); } },
     { method: 'GET', path: '/plugins', handler: (ctx) => sendJson(ctx, 200, []) },
     { method: 'GET', path: '/plugins/{name*}/json', handler: (ctx) => { throw new BerthError('not-found', `plugin "${ctx.params.name}" not found`); } },
   ];
@@ -234,7 +231,6 @@ const PLANNED: [string, string][] = [
   ['GET', '/images/{name*}/history'], ['POST', '/images/{name*}/push'], ['GET', '/images/{name*}/get'], ['GET', '/images/get'],
   ['POST', '/images/load'], ['GET', '/images/search'], ['POST', '/images/prune'], ['POST', '/build'], ['POST', '/build/prune'],
   ['POST', '/auth'], ['GET', '/system/df'], ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
-  ['POST', '/volumes/create'], ['DELETE', '/volumes/{name}'], ['POST', '/volumes/prune'],
   ['GET', '/plugins/privileges'], ['POST', '/plugins/pull'],
 ];
 
