@@ -16,6 +16,7 @@ import { updateCommands } from './commands/update';
 import { networkCommands } from './commands/network';
 import { observeCommands } from './commands/observe';
 import { systemCommands } from './commands/system';
+import { volumeCommands } from './commands/volume';
 import { FlagError, type FlagSpec, formatHelp, parseFlags } from './flags';
 
 const GLOBAL_FLAGS: FlagSpec[] = [
@@ -25,9 +26,9 @@ const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'version', short: 'v', type: 'bool', description: 'Print version information and quit' },
 ];
 
-const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage berth' };
+const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage berth', volume: 'Manage volumes' };
 
-const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...systemCommands, ...observeCommands, ...updateCommands, ...containerFsCommands, ...networkCommands];
+const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...systemCommands, ...observeCommands, ...updateCommands, ...containerFsCommands, ...networkCommands, ...volumeCommands];
 
 /** Every path a command answers to: its name and its aliases ("ps", "container ls"). */
 function commandTable(): Map<string, Command> {

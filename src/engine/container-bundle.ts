@@ -9,6 +9,7 @@ import { resolveInRoot } from '../store/scoped-path';
 import { spawnSync } from 'node:child_process';
 import { buildSpec as buildOciSpec, devicesFromPath, hostDevices, mergeTmpfsOptions, type OciDevice, type OciDeviceRule, type OciMount } from '../runtime/oci-spec';
 import type { MountPoint } from './mounts';
+import { isMountPoint, mount, MS_BIND, MS_REC } from '../store/syscalls';
 import { fromDockerProfile, type OciSeccomp, thisMachine, toOciSeccomp } from '../runtime/seccomp';
 import { DEFAULT_SECCOMP } from '../runtime/seccomp-default';
 import type { SeccompLoader } from '../runtime/seccomp-loader';
@@ -205,6 +206,7 @@ function volumeMounts(rootfs: string, mounts: MountPoint[]): OciMount[] {
     }
     if (m.Type === 'volume') {
       fs.mkdirSync(m.Source, { recursive: true, mode: 0o755 });
+      if (m.VolumeOptions) mountVolume(m.Source, m.VolumeOptions);
       if (!m.NoCopy) copyUp(rootfs, m.Destination, m.Source);
     } else if (!fs.existsSync(m.Source)) {
       throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
@@ -212,6 +214,24 @@ function volumeMounts(rootfs: string, mounts: MountPoint[]): OciMount[] {
     const propagation = m.Type === 'bind' ? m.Propagation || 'rprivate' : 'rprivate';
     return { destination: m.Destination, type: 'bind', source: m.Source, options: ['rbind', m.RW ? 'rw' : 'ro', propagation] };
   });
+}
+
+/**
+ * A volume with the local driver's options: its device mounted on _data the first time it is
+ * used (`type=tmpfs,device=tmpfs,o=size=64m`, or `type=none,o=bind,device=/path`), and kept
+ * mounted until the volume is removed, as Docker's local driver does.
+ */
+function mountVolume(data: string, o: Record<string, string>): void {
+  if (isMountPoint(data, fs.readFileSync('/proc/self/mountinfo', 'utf8'))) return;
+  const opts = (o.o ?? '').split(',').filter(Boolean);
+  const bind = opts.includes('bind') || opts.includes('rbind');
+  const data_ = opts.filter((x) => x !== 'bind' && x !== 'rbind').join(',');
+  if (bind) {
+    if (!o.device || !fs.existsSync(o.device)) throw invalid(`error while mounting volume '${data}': failed to mount local volume: no such file or directory: ${o.device}`);
+    mount(o.device, data, 'none', MS_BIND | (opts.includes('rbind') ? MS_REC : 0), '');
+  } else {
+    mount(o.device ?? o.type ?? '', data, o.type ?? '', 0, data_);
+  }
 }
 
 /** Copies the image's directory at `path` into an empty volume, owners, modes and xattrs kept. */

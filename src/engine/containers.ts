@@ -131,7 +131,7 @@ export class ContainerService {
     spec.Mounts = resolveMounts(spec.HostConfig as Parameters<typeof resolveMounts>[0], spec.Config.Volumes, {
       volume: (name, opts) => {
         const v = this.d.volumes.ensure(name, opts);
-        return { name: v.name, dataDir: this.d.volumes.store.dataDir(v.name) };
+        return { name: v.name, dataDir: this.d.volumes.store.dataDir(v.name), options: v.options };
       },
       mountsOf: (ref) => this.find(ref).r.spec.Mounts ?? [],
     });

@@ -27,12 +27,14 @@ export interface MountPoint {
   Tmpfs?: { size?: number; mode?: number };
   /** A volume made for this container (removed with it by `rm -v` and --rm). */
   Anonymous?: boolean;
+  /** The local driver's options of the volume (type, device, o): mounted on its _data at use. */
+  VolumeOptions?: Record<string, string>;
 }
 
 /** What resolving needs from the volume service and the other containers. */
 export interface MountContext {
   /** The volume of that name, made if missing; `anonymous` marks one made for a container path. */
-  volume(name: string | undefined, opts: { anonymous: boolean; driver?: string; options?: Record<string, string>; labels?: Record<string, string> }): { name: string; dataDir: string };
+  volume(name: string | undefined, opts: { anonymous: boolean; driver?: string; options?: Record<string, string>; labels?: Record<string, string> }): { name: string; dataDir: string; options: Record<string, string> };
   /** Another container's mounts (--volumes-from). */
   mountsOf(ref: string): MountPoint[];
 }
@@ -82,7 +84,7 @@ function fromBind(spec: string, ctx: MountContext): MountPoint {
   }
   if (propagation) throw invalid(`invalid mode: ${mode}`);
   const v = ctx.volume(src, { anonymous: false });
-  return { Type: 'volume', Name: v.name, Source: v.dataDir, Destination: d, Driver: 'local', Mode: mode || 'z', RW: rw, Propagation: '', ...(noCopy ? { NoCopy: true } : {}) };
+  return { Type: 'volume', Name: v.name, Source: v.dataDir, Destination: d, Driver: 'local', Mode: mode || 'z', RW: rw, Propagation: '', ...(noCopy ? { NoCopy: true } : {}), ...withOptions(v.options) };
 }
 
 /** `--mount type=…` (HostConfig.Mounts). */
@@ -106,7 +108,7 @@ function fromMount(m: MountRequest, ctx: MountContext): MountPoint {
     });
     return {
       Type: 'volume', Name: v.name, Source: v.dataDir, Destination: destination(m.Target ?? '', 'volume'), Driver: 'local', Mode: '', RW: rw, Propagation: '',
-      ...(m.VolumeOptions?.NoCopy ? { NoCopy: true } : {}), ...(!m.Source ? { Anonymous: true } : {}),
+      ...(m.VolumeOptions?.NoCopy ? { NoCopy: true } : {}), ...(!m.Source ? { Anonymous: true } : {}), ...withOptions(v.options),
     };
   }
   if (type === 'tmpfs') {
@@ -152,6 +154,10 @@ export function resolveMounts(
     out.push({ Type: 'volume', Name: v.name, Source: v.dataDir, Destination: d, Driver: 'local', Mode: '', RW: true, Propagation: '', Anonymous: true });
   }
   return out;
+}
+
+function withOptions(options: Record<string, string>): { VolumeOptions?: Record<string, string> } {
+  return Object.keys(options).length ? { VolumeOptions: options } : {};
 }
 
 /** Inspect's view of a mount (the runtime-only fields left out). */

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../store/db';
 import { BerthError, conflict, invalid, notFound } from '../errors';
+import { MNT_DETACH, umount } from '../store/syscalls';
 
 export interface VolumeRecord {
   name: string;
@@ -92,6 +93,8 @@ export class VolumeStore {
     const v = this.get(name);
     if (users.length > 0) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
     this.db.prepare('DELETE FROM volumes WHERE name = ?').run(v.name);
+    // A tmpfs or bind of the local driver's options comes off first (the bound host path stays).
+    if (Object.keys(v.options).length) umount(this.dataDir(v.name), MNT_DETACH);
     fs.rmSync(join(this.dir, v.name), { recursive: true, force: true });
   }
 

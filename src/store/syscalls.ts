@@ -63,6 +63,7 @@ export function mount(source: string, target: string, fstype: string, flags: num
 
 export const CLONE_NEWNET = 0x40000000;
 export const MS_BIND = 0x1000;
+export const MS_REC = 0x4000;
 
 /** Moves the calling thread into the namespace `fd` refers to (of type `nstype`, or any with 0). */
 export function setns(fd: number, nstype: number, what: string): void {

@@ -105,7 +105,9 @@ test('anonymous volumes: made for VOLUME and -v /path, removed by rm -v and --rm
   // prune: anonymous ones only, unless --all.
   await ok(['volume', 'create', 'named-unused']);
   const pruned = await ok(['volume', 'prune', '-f']);
-  assert.match(pruned, new RegExp(`Deleted Volumes:\\n${left[0]}\\n`));
+  assert.match(pruned, /^Deleted Volumes:\n/);
+  assert.ok(pruned.split('\n').includes(left[0]!), 'the anonymous volume was pruned');
+  assert.ok(!pruned.includes('named-unused'), 'a named one was not');
   assert.ok((await ok(['volume', 'ls', '-q'])).includes('named-unused'));
   assert.match(await ok(['volume', 'prune', '-af']), /named-unused/);
 });
@@ -134,6 +136,14 @@ test('docker volume create/ls/inspect/rm with labels, options and filters; bad n
   assert.deepEqual(v[1].Options, { device: 'tmpfs', o: 'size=1m', type: 'tmpfs' });
   assert.match(v[0].Mountpoint, /\/volumes\/labelled\/_data$/);
   assert.equal(await ok(['volume', 'ls', '-q', '-f', 'label=team=a']), 'labelled\n');
+  // The local driver's options: a tmpfs mounted on the volume while it is in use.
+  assert.match(await ok(['run', '--rm', '-v', 'tmpvol:/t', 'busybox', 'grep', ' /t ', '/proc/mounts']), /^tmpfs \/t tmpfs rw,.*size=1024k/);
+  // The berth CLI speaks the same API.
+  const b = await d.berth(['volume', 'ls', '-q', '--filter', 'name=labell']);
+  assert.equal(b.stdout, 'labelled\n', b.stderr);
+  assert.equal((await d.berth(['volume', 'create', 'bvol'])).stdout, 'bvol\n');
+  assert.equal((await d.berth(['run', '--rm', '-v', 'bvol:/b', '--mount', 'type=tmpfs,target=/t2', 'busybox', 'sh', '-c', 'echo x > /b/x && grep -c " /t2 " /proc/mounts'])).stdout, '1\n');
+  assert.equal((await d.berth(['volume', 'rm', 'bvol'])).stdout, 'bvol\n');
   assert.match(await ok(['volume', 'ls']), /^DRIVER\s+VOLUME NAME\n(.*\n)*local\s+labelled\n/);
   const bad = await d.docker(['volume', 'create', 'a/b']);
   assert.equal(bad.code, 1);

@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { FakeDaemon } from '../fake-daemon';
 import { parseFlags } from '../flags';
-import { run } from '../main';
 import { filtersQuery, goTimeString, networkCommands, networkConnectBody, networkCreateBody, networkRow } from './network';
 
 const flagsOf = (name: string, argv: string[]) => parseFlags(argv, networkCommands.find((c) => c.name === name)!.flags);
@@ -78,49 +73,10 @@ describe('network helpers', () => {
 
 // ---------------------------------------------------------------- the commands against a fake daemon
 
-interface Seen {
-  method: string;
-  url: string;
-  body: unknown;
-}
-type Reply = { status: number; body?: unknown } | undefined;
-
-let sock = '';
-let server: http.Server;
-let seen: Seen[] = [];
-let reply: (s: Seen) => Reply = () => undefined;
-
-before(async () => {
-  sock = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cli-')), 'd.sock');
-  server = http.createServer((req, res) => {
-    let text = '';
-    req.on('data', (c: Buffer) => (text += c.toString()));
-    req.on('end', () => {
-      if (req.method === 'HEAD') {
-        res.writeHead(200, { 'Api-Version': '1.47' }).end();
-        return;
-      }
-      const s: Seen = { method: req.method!, url: req.url!.replace(/^\/v[\d.]+/, ''), body: text ? JSON.parse(text) : undefined };
-      seen.push(s);
-      const r = reply(s) ?? { status: 404, body: { message: 'page not found' } };
-      if (r.body === undefined) res.writeHead(r.status).end();
-      else res.writeHead(r.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(r.body));
-    });
-  });
-  await new Promise<void>((r) => server.listen(sock, r));
-});
-after(() => server.close());
-
-async function berth(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  seen = [];
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '', err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await run(['-H', `unix://${sock}`, ...argv], { stdout, stderr, stdin: Readable.from([stdin]) });
-  return { code, out, err };
-}
+const fake = new FakeDaemon();
+before(() => fake.start());
+after(() => fake.stop());
+const berth = (argv: string[], stdin = '') => fake.berth(argv, stdin);
 
 const NETS = [
   { Name: 'bridge', Id: 'b'.repeat(64), Driver: 'bridge', Scope: 'local' },
@@ -130,17 +86,17 @@ const NETS = [
 
 describe('network commands', () => {
   it('create posts the body and prints the id', async () => {
-    reply = (s) => (s.url === '/networks/create' ? { status: 201, body: { Id: 'abc123', Warning: '' } } : undefined);
+    fake.reply = (s) => (s.url === '/networks/create' ? { status: 201, body: { Id: 'abc123', Warning: '' } } : undefined);
     const r = await berth(['network', 'create', '--subnet', '10.5.0.0/24', 'n1']);
     assert.deepEqual([r.code, r.out, r.err], [0, 'abc123\n', '']);
-    assert.equal(seen[0]!.method, 'POST');
-    assert.deepEqual((seen[0]!.body as { IPAM: unknown }).IPAM, { Driver: 'default', Options: {}, Config: [{ Subnet: '10.5.0.0/24' }] });
+    assert.equal(fake.seen[0]!.method, 'POST');
+    assert.deepEqual((fake.seen[0]!.body as { IPAM: unknown }).IPAM, { Driver: 'default', Options: {}, Config: [{ Subnet: '10.5.0.0/24' }] });
     const bad = await berth(['network', 'create', '--ip-range', '10.0.0.0/24', 'n1']);
-    assert.deepEqual([bad.code, bad.err, seen.length], [1, 'every ip-range or gateway must have a corresponding subnet\n', 0]);
+    assert.deepEqual([bad.code, bad.err, fake.seen.length], [1, 'every ip-range or gateway must have a corresponding subnet\n', 0]);
   });
 
   it('ls prints docker\'s table, sorted naturally; -q prints ids; --filter goes in docker\'s form', async () => {
-    reply = (s) => (s.url.startsWith('/networks') ? { status: 200, body: [...NETS].reverse() } : undefined);
+    fake.reply = (s) => (s.url.startsWith('/networks') ? { status: 200, body: [...NETS].reverse() } : undefined);
     const r = await berth(['network', 'ls']);
     assert.equal(r.out, [
       'NETWORK ID     NAME      DRIVER    SCOPE',
@@ -152,11 +108,11 @@ describe('network commands', () => {
     assert.equal((await berth(['network', 'ls', '-q', '--no-trunc'])).out, `${'b'.repeat(64)}\n${'c'.repeat(64)}\n${'a'.repeat(64)}\n`);
     assert.equal((await berth(['network', 'ls', '--format', '{{.Name}}:{{.IPv6}}'])).out, 'bridge:false\nnet2:false\nnet10:false\n');
     await berth(['network', 'list', '-f', 'driver=bridge']);
-    assert.equal(seen[0]!.url, `/networks?filters=${encodeURIComponent('{"driver":{"bridge":true}}')}`);
+    assert.equal(fake.seen[0]!.url, `/networks?filters=${encodeURIComponent('{"driver":{"bridge":true}}')}`);
   });
 
   it('inspect prints a 4-space JSON array, then each error; exit 1 if any failed', async () => {
-    reply = (s) => (s.url === '/networks/n1' ? { status: 200, body: { Name: 'n1', Id: 'x', IPAM: { Config: [] } } } : { status: 404, body: { message: `network ${s.url.split('/')[2]} not found` } });
+    fake.reply = (s) => (s.url === '/networks/n1' ? { status: 200, body: { Name: 'n1', Id: 'x', IPAM: { Config: [] } } } : { status: 404, body: { message: `network ${s.url.split('/')[2]} not found` } });
     const r = await berth(['network', 'inspect', 'n1', 'nope']);
     assert.equal(r.out, '[\n    {\n        "Name": "n1",\n        "Id": "x",\n        "IPAM": {\n            "Config": []\n        }\n    }\n]\n');
     assert.deepEqual([r.code, r.err], [1, 'Error response from daemon: network nope not found\n']);
@@ -166,39 +122,39 @@ describe('network commands', () => {
   });
 
   it('rm prints each name removed; -f hides only "not found"', async () => {
-    reply = (s) => (s.url === '/networks/n1' ? { status: 204 } : s.url === '/networks/busy' ? { status: 403, body: { message: 'error while removing network: network busy has active endpoints' } } : { status: 404, body: { message: 'network gone not found' } });
+    fake.reply = (s) => (s.url === '/networks/n1' ? { status: 204 } : s.url === '/networks/busy' ? { status: 403, body: { message: 'error while removing network: network busy has active endpoints' } } : { status: 404, body: { message: 'network gone not found' } });
     const r = await berth(['network', 'rm', 'n1', 'gone', 'busy']);
     assert.deepEqual(r, { code: 1, out: 'n1\n', err: 'Error response from daemon: network gone not found\nError response from daemon: error while removing network: network busy has active endpoints\n' });
     assert.deepEqual(await berth(['network', 'remove', '-f', 'n1', 'gone']), { code: 0, out: 'n1\n', err: '' });
   });
 
   it('connect and disconnect post docker\'s bodies', async () => {
-    reply = () => ({ status: 200 });
+    fake.reply = () => ({ status: 200 });
     assert.equal((await berth(['network', 'connect', '--alias', 'a', '--ip', '10.0.0.3', 'n1', 'web'])).code, 0);
-    assert.equal(seen[0]!.url, '/networks/n1/connect');
-    const ep = (seen[0]!.body as { Container: string; EndpointConfig: { IPAMConfig: unknown; Aliases: unknown } });
+    assert.equal(fake.seen[0]!.url, '/networks/n1/connect');
+    const ep = (fake.seen[0]!.body as { Container: string; EndpointConfig: { IPAMConfig: unknown; Aliases: unknown } });
     assert.deepEqual([ep.Container, ep.EndpointConfig.IPAMConfig, ep.EndpointConfig.Aliases], ['web', { IPv4Address: '10.0.0.3' }, ['a']]);
     assert.equal((await berth(['network', 'disconnect', '-f', 'n1', 'web'])).code, 0);
-    assert.deepEqual([seen[0]!.url, seen[0]!.body], ['/networks/n1/disconnect', { Container: 'web', Force: true }]);
+    assert.deepEqual([fake.seen[0]!.url, fake.seen[0]!.body], ['/networks/n1/disconnect', { Container: 'web', Force: true }]);
     const bad = await berth(['network', 'connect', '--link', 'a:b:c', 'n1', 'web']);
     assert.deepEqual([bad.code, bad.err], [125, 'invalid argument "a:b:c" for "--link" flag: bad format for links: a:b:c\nSee \'berth network connect --help\'.\n']);
   });
 
   it('prune asks first, and only y or Y goes on', async () => {
-    reply = (s) => (s.url.startsWith('/networks/prune') ? { status: 200, body: { NetworksDeleted: ['n1', 'n2'] } } : undefined);
+    fake.reply = (s) => (s.url.startsWith('/networks/prune') ? { status: 200, body: { NetworksDeleted: ['n1', 'n2'] } } : undefined);
     const warning = 'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ';
     assert.deepEqual(await berth(['network', 'prune'], 'yes\n'), { code: 0, out: warning, err: '' });
-    assert.equal(seen.length, 0);
+    assert.equal(fake.seen.length, 0);
     assert.deepEqual(await berth(['network', 'prune'], ' Y \n'), { code: 0, out: `${warning}Deleted Networks:\nn1\nn2\n\n`, err: '' });
     assert.deepEqual(await berth(['network', 'prune', '-f', '--filter', 'until=24h']), { code: 0, out: 'Deleted Networks:\nn1\nn2\n\n', err: '' });
-    assert.equal(seen[0]!.url, `/networks/prune?filters=${encodeURIComponent('{"until":{"24h":true}}')}`);
+    assert.equal(fake.seen[0]!.url, `/networks/prune?filters=${encodeURIComponent('{"until":{"24h":true}}')}`);
   });
 });
 
 describe('port', () => {
   const ports = { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }, { HostIp: '::', HostPort: '8080' }], '443/tcp': [{ HostIp: '127.0.0.1', HostPort: '8443' }], '53/udp': null };
   before(() => {
-    reply = (s) => (s.url === '/containers/web/json' ? { status: 200, body: { Id: 'x', NetworkSettings: { Ports: ports } } } : { status: 404, body: { message: 'No such container: nope' } });
+    fake.reply = (s) => (s.url === '/containers/web/json' ? { status: 200, body: { Id: 'x', NetworkSettings: { Ports: ports } } } : { status: 404, body: { message: 'No such container: nope' } });
   });
 
   it('lists every published port, sorted as docker sorts them', async () => {

@@ -8,7 +8,8 @@ import { confirm } from './lifecycle';
 import { FlagError, type ParsedFlags } from '../flags';
 import { renderList, truncateId } from '../format';
 import { naturalCompare } from '../port-spec';
-import { goQuote, Template } from '../template';
+import { goQuote } from '../template';
+import { inspectEach } from '../inspect-output';
 import { ipamConfigs } from './network-ipam';
 import { endpointIpam, endpointSettings, sliceValues, validateLinks } from './run-network';
 
@@ -25,7 +26,7 @@ interface NetworkSummary {
 }
 
 /** The client's trimID: names are trimmed, and an empty one never reaches the daemon. */
-function trimId(kind: 'network' | 'container', ref: string): string {
+export function trimId(kind: 'network' | 'container' | 'volume', ref: string): string {
   const id = ref.trim();
   if (id === '') throw new Error(`invalid ${kind} name or ID: value is empty`);
   return id;
@@ -36,7 +37,7 @@ function flagValueError(flag: string, value: string, why: string): UsageError {
 }
 
 /** Flag values docker refuses while parsing flags fail as usage errors (exit 125, help pointer). */
-function parsingFlags<T>(fn: () => T): T {
+export function parsingFlags<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
@@ -58,7 +59,7 @@ export function filtersQuery(values: string[], flag = '-f, --filter'): string | 
 }
 
 /** opts.MapOpts: key=value (a bare key maps to ""), the last value of a key wins. */
-function mapOpt(values: string[]): Record<string, string> {
+export function mapOpt(values: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values) {
     const eq = v.indexOf('=');
@@ -68,7 +69,7 @@ function mapOpt(values: string[]): Record<string, string> {
 }
 
 /** --label with opts.ValidateLabel, then opts.ConvertKVStringsToMap. */
-function labelOpt(values: string[]): Record<string, string> {
+export function labelOpt(values: string[]): Record<string, string> {
   for (const v of values) {
     const key = v.split('=')[0]!.replace(/^[ \t]+/, '');
     if (key === '') throw flagValueError('--label', v, `invalid label '${v}': empty name`);
@@ -203,45 +204,9 @@ const inspect: Command = {
     { name: 'verbose', short: 'v', type: 'bool', description: 'Verbose output for diagnostics' },
   ],
   args: { min: 1 },
-  async run({ args, flags, client, io }) {
-    const format = flags.string('format');
-    let tmpl: Template | undefined;
-    if (format !== '' && format !== 'json') {
-      try {
-        tmpl = Template.parse(format);
-      } catch (e) {
-        io.stderr.write(`template parsing error: ${(e as Error).message}\n`);
-        return 64;
-      }
-    }
-    const found: unknown[] = [];
-    const errors: string[] = [];
-    let text = '';
-    for (const name of args) {
-      let obj: unknown;
-      try {
-        obj = await client.json('GET', `/networks/${encodeURIComponent(trimId('network', name))}`, { query: { verbose: flags.bool('verbose') ? 'true' : undefined } });
-      } catch (e) {
-        errors.push(daemonErrorText(e));
-        continue;
-      }
-      if (!tmpl) {
-        found.push(obj);
-        continue;
-      }
-      try {
-        text += `${tmpl.execute(obj)}\n`;
-      } catch (e) {
-        errors.push(`template parsing error: ${(e as Error).message}`);
-      }
-    }
-    // docker prints what it could, then every error; a template with no output still prints a newline.
-    if (tmpl) io.stdout.write(text || '\n');
-    else if (format === 'json') io.stdout.write(`${JSON.stringify(found)}\n`);
-    else io.stdout.write(found.length ? `${JSON.stringify(found, null, 4)}\n` : '[]\n');
-    for (const e of errors) io.stderr.write(`${e}\n`);
-    return errors.length ? 1 : 0;
-  },
+  run: ({ args, flags, client, io }) =>
+    inspectEach(io, flags.string('format'), args, (name) =>
+      client.json('GET', `/networks/${encodeURIComponent(trimId('network', name))}`, { query: { verbose: flags.bool('verbose') ? 'true' : undefined } })),
 };
 
 const rm: Command = {

@@ -7,6 +7,7 @@ import { ApiError, type ApiClient, readAll } from '../../client/client';
 import { parseReference, ReferenceError, familiarName, withDefaultTag } from '../../wire/reference';
 import { type Command, type CommandContext, daemonErrorText, type Io, UsageError } from '../command';
 import { FlagError, type FlagSpec, type ParsedFlags } from '../flags';
+import { parseMounts, volumeBinds } from '../mount-spec';
 import { proxySignals } from '../signal-proxy';
 import { followTerminalSize, isTerminal, NOT_A_TTY, rawMode, runSession } from '../tty';
 import { healthcheckBody, POLICY_FLAGS, restartBody } from './run-policy';
@@ -29,6 +30,10 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
   { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
   { name: 'attach', short: 'a', type: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
+  { name: 'volume', short: 'v', type: 'list', description: 'Bind mount a volume' },
+  { name: 'mount', type: 'list', valueName: 'mount', description: 'Attach a filesystem mount to the container' },
+  { name: 'volumes-from', type: 'list', description: 'Mount volumes from the specified container(s)' },
+  { name: 'volume-driver', type: 'string', description: 'Optional volume driver for the container' },
   ...POLICY_FLAGS,
   ...CREATE_RESOURCE_FLAGS,
   ...NETWORK_FLAGS,
@@ -62,6 +67,10 @@ function labelMap(values: string[]): Record<string, string> {
 
 export function createBody(flags: ParsedFlags, args: string[], attached: boolean) {
   const [image, ...cmd] = args;
+  // --mount values are refused while docker parses flags, before anything else is looked at.
+  const mounts = parseMounts(flags.list('mount'));
+  const { binds, volumes } = volumeBinds(flags.list('volume'));
+  const volumesFrom = flags.list('volumes-from');
   const interactive = flags.bool('interactive');
   const streams = attachStreams(flags);
   const net = networkFields(flags);
@@ -80,7 +89,7 @@ export function createBody(flags: ParsedFlags, args: string[], attached: boolean
     Env: envList([...flags.list('env-file').flatMap((f) => readKeyValueFile(f, (k) => process.env[k])), ...flags.list('env')]),
     Cmd: cmd.length > 0 ? cmd : null,
     Image: image,
-    Volumes: {},
+    Volumes: volumes,
     WorkingDir: flags.string('workdir'),
     Entrypoint: flags.changed.has('entrypoint') ? [flags.string('entrypoint')] : null,
     OnBuild: null,
@@ -89,8 +98,11 @@ export function createBody(flags: ParsedFlags, args: string[], attached: boolean
     ...(flags.changed.has('stop-timeout') ? { StopTimeout: flags.int('stop-timeout') } : {}),
     ...(healthcheckBody(flags) ? { Healthcheck: healthcheckBody(flags) } : {}),
     HostConfig: {
+      Binds: binds.length ? binds : null,
       ...(flags.bool('tty') && process.stdout.isTTY ? { ConsoleSize: [process.stdout.rows, process.stdout.columns] } : {}),
       AutoRemove: flags.bool('rm'),
+      VolumeDriver: flags.string('volume-driver'),
+      VolumesFrom: volumesFrom.length ? volumesFrom : null,
       ReadonlyRootfs: flags.bool('read-only'),
       GroupAdd: flags.list('group-add').length ? flags.list('group-add') : null,
       NetworkMode: net.networkMode,
@@ -99,6 +111,7 @@ export function createBody(flags: ParsedFlags, args: string[], attached: boolean
       Links: net.links,
       RestartPolicy: restartBody(flags),
       ...createHostFields(flags),
+      ...(mounts.length ? { Mounts: mounts } : {}),
     },
     NetworkingConfig: { EndpointsConfig: net.endpoints },
   };
@@ -118,12 +131,13 @@ export function attachStreams(flags: ParsedFlags): string[] {
 /** Creates the container; a missing image is reported as Docker reports it before its pull. */
 async function createContainer(ctx: CommandContext, attached: boolean): Promise<string> {
   const { flags, args, client, io } = ctx;
+  // Flag values and specs are checked before the image reference, as docker parses them first.
+  const body = createBody(flags, args, attached);
   try {
     parseReference(args[0]);
   } catch (e) {
     if (e instanceof ReferenceError) throw new Error(`invalid reference format: ${e.message.replace(/^invalid reference format: ?/, '') || 'repository name must be lowercase'}`);
   }
-  const body = createBody(flags, args, attached);
   const name = flags.string('name') || undefined;
   try {
     const res = await client.json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', { query: { name }, body });

@@ -1,0 +1,64 @@
+/**
+ * For the CLI's unit tests: a stand-in for berthd on a unix socket that records each request and
+ * answers with what the test sets in `reply`, and a way to run a `berth` command against it
+ * in-process, capturing its output and exit code.
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { run } from './main';
+
+export interface Seen {
+  method: string;
+  url: string;
+  body: unknown;
+}
+export type Reply = { status: number; body?: unknown } | undefined;
+
+export class FakeDaemon {
+  seen: Seen[] = [];
+  /** The answer to a request; undefined is a 404. */
+  reply: (s: Seen) => Reply = () => undefined;
+  private sock = '';
+  private server: http.Server | undefined;
+
+  async start(): Promise<void> {
+    this.sock = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cli-')), 'd.sock');
+    this.server = http.createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => (text += c.toString()));
+      req.on('end', () => {
+        if (req.method === 'HEAD') {
+          res.writeHead(200, { 'Api-Version': '1.47' }).end();
+          return;
+        }
+        const s: Seen = { method: req.method!, url: req.url!.replace(/^\/v[\d.]+/, ''), body: text ? JSON.parse(text) : undefined };
+        this.seen.push(s);
+        const r = this.reply(s) ?? { status: 404, body: { message: 'page not found' } };
+        if (r.body === undefined) res.writeHead(r.status).end();
+        else res.writeHead(r.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(r.body));
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(this.sock, r));
+  }
+
+  stop(): void {
+    this.server?.close();
+    fs.rmSync(path.dirname(this.sock), { recursive: true, force: true });
+  }
+
+  /** Runs `berth argv…` against this daemon with `stdin` as its input. */
+  async berth(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+    this.seen = [];
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await run(['-H', `unix://${this.sock}`, ...argv], { stdout, stderr, stdin: Readable.from([stdin]) });
+    return { code, out, err };
+  }
+}
