@@ -21,6 +21,7 @@ import { BERTH_VERSION } from './version';
 import { DEFAULT_HOST, unixSocketPath } from './wire/host';
 import { networkRoutes } from './api/routes/networks';
 import { volumeRoutes } from './api/routes/volumes';
+import { systemDfRoutes } from './api/routes/system-df';
 
 const FLAGS: FlagSpec[] = [
   { name: 'host', short: 'H', type: 'list', description: 'Daemon socket to listen on', default: [] },
@@ -101,7 +102,7 @@ export async function main(argv: string[]): Promise<void> {
     fail(log, `cannot open the engine: ${(e as Error).message}`);
   }
   const server = createApiServer({
-    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine), ...networkRoutes(engine), ...volumeRoutes(engine)],
+    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine), ...networkRoutes(engine), ...volumeRoutes(engine), ...systemDfRoutes(engine)],
     serverHeader: `berth/${BERTH_VERSION} (linux)`,
     log,
   });

@@ -237,6 +237,7 @@ export class ContainerService {
         RestartCount: restartCount, ManuallyStopped: false, Health: health,
       });
       // Under the lock: an exit handled right after must not emit its 'die' before this 'start'.
+      this.volumeEvents(c.r, 'mount');
       this.emit(c.r, 'start');
       this.startHealth(c);
     });
@@ -321,6 +322,7 @@ export class ContainerService {
     c.teardown = this.rt.track(this.rt.teardown(c));
     if (oom) this.emit(c.r, 'oom');
     this.emit(c.r, 'die', { exitCode: String(code) });
+    this.volumeEvents(c.r, 'unmount');
     c.notifyExit();
     if (restart) this.scheduleRestart(c, ranMs);
     if (c.r.spec.HostConfig.AutoRemove) {
@@ -707,6 +709,16 @@ export class ContainerService {
   /** Ids the service knows, for sweeping orphaned directories at start-up. */
   knownIds(): Set<string> {
     return new Set(this.byId.keys());
+  }
+
+  /** Docker's volume events around a start and an exit, one per volume the container mounts. */
+  private volumeEvents(r: ContainerRecord, action: 'mount' | 'unmount'): void {
+    for (const m of r.spec.Mounts ?? []) {
+      if (m.Type !== 'volume' || !m.Name) continue;
+      const attrs: Record<string, string> = { container: r.id, driver: 'local' };
+      if (action === 'mount') Object.assign(attrs, { destination: m.Destination, propagation: m.Propagation, 'read/write': String(m.RW) });
+      this.d.events.emit('volume', action, m.Name, attrs);
+    }
   }
 
   private emit(r: ContainerRecord, action: string, extra: Record<string, string> = {}): void {

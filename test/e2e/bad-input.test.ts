@@ -156,11 +156,12 @@ test('API versions: too new and too old are 400, unknown paths 404, planned ones
   const unknown = await d.api('GET', '/no/such/endpoint');
   assert.equal(unknown.status, 404);
   assert.equal(message(unknown.body), 'page not found');
-  const planned = await d.api('POST', '/volumes/create', { Name: 'v' });
+  const planned = await d.api('POST', '/build');
   assert.equal(planned.status, 501);
-  assert.match(message(planned.body), /does not implement POST \/volumes\/create/);
-  // Until they can be made, there are none: lists are empty and lookups are Docker's 404s.
-  assert.equal((await d.api('GET', '/volumes')).body, '{"Volumes":[],"Warnings":[]}\n');
+  assert.match(message(planned.body), /does not implement POST \/build/);
+  // Lookups of what does not exist are Docker's 404s.
+  assert.equal((await d.api('GET', '/volumes')).body, '{"Volumes":[],"Warnings":null}\n');
+  assert.equal((await d.api('GET', '/volumes/nosuch')).status, 404);
   assert.equal((await d.api('GET', '/networks/nosuch')).status, 404);
   const inspect = await d.docker(['inspect', 'nosuch']);
   assert.equal(inspect.code, 1);

@@ -153,3 +153,18 @@ test('docker volume create/ls/inspect/rm with labels, options and filters; bad n
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /no such volume/);
 });
+
+test('system df counts volumes and their size; events tell a volume create, mount, unmount and destroy', async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await ok(['run', '--rm', '-v', 'counted:/data', 'busybox', 'sh', '-c', 'head -c 3000 /dev/zero > /data/blob']);
+  const df = await ok(['system', 'df', '--format', '{{.Type}} {{.TotalCount}} {{.Size}}']);
+  const total = (await ok(['volume', 'ls', '-q'])).trim().split('\n').filter(Boolean).length;
+  assert.match(df, new RegExp(`^Local Volumes ${total} \\d`, 'm'));
+  const verbose = await ok(['system', 'df', '-v', '--format', '{{json .Volumes}}']);
+  const counted = (JSON.parse(verbose) as { Name: string; Size: string; Links: number }[]).find((v) => v.Name === 'counted');
+  assert.equal(counted?.Size, '3kB');
+  await ok(['volume', 'rm', 'counted']);
+  const until = Math.floor(Date.now() / 1000) + 1;
+  const events = await ok(['events', '--since', String(since), '--until', String(until), '--filter', 'type=volume', '--filter', 'volume=counted', '--format', '{{.Action}}']);
+  assert.equal(events, 'create\nmount\nunmount\ndestroy\n');
+});

@@ -230,7 +230,7 @@ const PLANNED: [string, string][] = [
   ['GET', '/containers/{id}/attach/ws'],
   ['GET', '/images/{name*}/history'], ['POST', '/images/{name*}/push'], ['GET', '/images/{name*}/get'], ['GET', '/images/get'],
   ['POST', '/images/load'], ['GET', '/images/search'], ['POST', '/images/prune'], ['POST', '/build'], ['POST', '/build/prune'],
-  ['POST', '/auth'], ['GET', '/system/df'], ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
+  ['POST', '/auth'], ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
   ['GET', '/plugins/privileges'], ['POST', '/plugins/pull'],
 ];
 
