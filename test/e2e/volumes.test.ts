@@ -144,6 +144,31 @@ test('docker volume create/ls/inspect/rm with labels, options and filters; bad n
   assert.equal((await d.berth(['volume', 'create', 'bvol'])).stdout, 'bvol\n');
   assert.equal((await d.berth(['run', '--rm', '-v', 'bvol:/b', '--mount', 'type=tmpfs,target=/t2', 'busybox', 'sh', '-c', 'echo x > /b/x && grep -c " /t2 " /proc/mounts'])).stdout, '1\n');
   assert.equal((await d.berth(['volume', 'rm', 'bvol'])).stdout, 'bvol\n');
+  // o=bind: a host directory behind a volume; unmounted (and the host directory kept) at removal.
+  const hostDir = fs.mkdtempSync(join(os.tmpdir(), 'berth-bindvol-'));
+  try {
+    await ok(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${hostDir}`, 'bound']);
+    await ok(['run', '--rm', '-v', 'bound:/b', 'busybox', 'sh', '-c', 'echo through > /b/t']);
+    assert.equal(fs.readFileSync(join(hostDir, 't'), 'utf8'), 'through\n');
+    assert.equal(await ok(['volume', 'ls', '-q', '-f', 'dangling=true', '-f', 'name=bound']), 'bound\n');
+    await ok(['volume', 'rm', 'bound']);
+    assert.equal(fs.readFileSync(join(hostDir, 't'), 'utf8'), 'through\n', 'the host directory keeps its data');
+  } finally {
+    fs.rmSync(hostDir, { recursive: true, force: true });
+  }
+  // --mount's volume options, and -v of a missing host path (created, as Docker does for -v).
+  const made = join(os.tmpdir(), `berth-made-${process.pid}`);
+  try {
+    const out = await ok(['run', '--rm', '--mount', 'type=volume,source=optvol,target=/o,volume-nocopy,volume-opt=type=tmpfs,volume-opt=device=tmpfs',
+      '--mount', `type=bind,source=${os.tmpdir()},target=/hosttmp,bind-propagation=rslave,readonly`, '-v', `${made}:/made`, 'busybox', 'sh', '-c',
+      'grep " /o " /proc/mounts | cut -d" " -f3; touch /hosttmp/x 2>&1 | grep -c "Read-only"; ls -A /made | wc -l']);
+    assert.equal(out, 'tmpfs\n1\n0\n');
+    assert.ok(fs.statSync(made).isDirectory());
+    const m = JSON.parse(await ok(['volume', 'inspect', 'optvol']))[0];
+    assert.deepEqual(m.Options, { device: 'tmpfs', type: 'tmpfs' });
+  } finally {
+    fs.rmSync(made, { recursive: true, force: true });
+  }
   assert.match(await ok(['volume', 'ls']), /^DRIVER\s+VOLUME NAME\n(.*\n)*local\s+labelled\n/);
   const bad = await d.docker(['volume', 'create', 'a/b']);
   assert.equal(bad.code, 1);
