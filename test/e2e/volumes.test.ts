@@ -143,7 +143,14 @@ test('docker volume create/ls/inspect/rm with labels, options and filters; bad n
   assert.equal(b.stdout, 'labelled\n', b.stderr);
   assert.equal((await d.berth(['volume', 'create', 'bvol'])).stdout, 'bvol\n');
   assert.equal((await d.berth(['run', '--rm', '-v', 'bvol:/b', '--mount', 'type=tmpfs,target=/t2', 'busybox', 'sh', '-c', 'echo x > /b/x && grep -c " /t2 " /proc/mounts'])).stdout, '1\n');
+  const bi = await d.berth(['volume', 'inspect', '-f', '{{.Name}} {{.Driver}} {{.Scope}}', 'bvol']);
+  assert.equal(bi.stdout, 'bvol local local\n', bi.stderr);
   assert.equal((await d.berth(['volume', 'rm', 'bvol'])).stdout, 'bvol\n');
+  await d.berth(['volume', 'create', 'bprune']);
+  const bp = await d.berth(['volume', 'prune', '-a', '-f', '--filter', 'label!=team']);
+  assert.match(bp.stdout, /^Deleted Volumes:\n(.*\n)*bprune\n/, bp.stderr);
+  assert.doesNotMatch(bp.stdout, /labelled/, 'the label filter kept it');
+  assert.match(bp.stdout, /\ntmpvol\n/, 'unused and unlabelled: pruned with -a');
   // o=bind: a host directory behind a volume; unmounted (and the host directory kept) at removal.
   const hostDir = fs.mkdtempSync(join(os.tmpdir(), 'berth-bindvol-'));
   try {
@@ -173,7 +180,7 @@ test('docker volume create/ls/inspect/rm with labels, options and filters; bad n
   const bad = await d.docker(['volume', 'create', 'a/b']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /includes invalid characters for a local volume name/);
-  assert.equal(await ok(['volume', 'rm', 'labelled', 'tmpvol']), 'labelled\ntmpvol\n');
+  assert.equal(await ok(['volume', 'rm', 'labelled']), 'labelled\n');
   const gone = await d.docker(['volume', 'inspect', 'labelled']);
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /no such volume/);
