@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { resolveInRoot } from '../store/scoped-path';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { buildSpec as buildOciSpec, devicesFromPath, hostDevices, mergeTmpfsOptions, type OciDevice, type OciDeviceRule, type OciMount } from '../runtime/oci-spec';
 import type { MountPoint } from './mounts';
 import { isMountPoint, mount, MS_BIND, MS_REC } from '../store/syscalls';
@@ -207,7 +207,6 @@ function volumeMounts(rootfs: string, mounts: MountPoint[]): OciMount[] {
     if (m.Type === 'volume') {
       fs.mkdirSync(m.Source, { recursive: true, mode: 0o755 });
       if (m.VolumeOptions) mountVolume(m.Source, m.VolumeOptions);
-      if (!m.NoCopy) copyUp(rootfs, m.Destination, m.Source);
     } else if (!fs.existsSync(m.Source)) {
       throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
     }
@@ -234,18 +233,32 @@ function mountVolume(data: string, o: Record<string, string>): void {
   }
 }
 
-/** Copies the image's directory at `path` into an empty volume, owners, modes and xattrs kept. */
-function copyUp(rootfs: string, path: string, volume: string): void {
-  const src = resolveInRoot(rootfs, path);
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(src);
-  } catch {
-    return; // nothing there in the image
+/**
+ * Docker's copy-up, before a start: every empty volume (not nocopy) gets the image's directory
+ * at its path, owners, modes and xattrs kept, by one `cp -a` each, off the event loop. The
+ * volume's device (driver options) is mounted first, so the copy lands on it.
+ */
+export async function copyUpVolumes(rootfs: string, mounts: MountPoint[]): Promise<void> {
+  for (const m of mounts) {
+    if (m.Type !== 'volume' || m.NoCopy) continue;
+    const src = resolveInRoot(rootfs, m.Destination);
+    if (src === rootfs) continue; // refused by the bundle
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.stat(src);
+    } catch {
+      continue; // nothing there in the image
+    }
+    await fs.promises.mkdir(m.Source, { recursive: true, mode: 0o755 });
+    if (m.VolumeOptions) mountVolume(m.Source, m.VolumeOptions);
+    if (!st.isDirectory() || (await fs.promises.readdir(m.Source)).length > 0) continue;
+    await new Promise<void>((resolve, reject) => {
+      execFile('cp', ['-a', '--', `${src}/.`, m.Source], (err, _out, stderr) => {
+        if (err) reject(new BerthError('internal', `copying the image's ${m.Destination} into its volume failed: ${(stderr || err.message).trim()}`));
+        else resolve();
+      });
+    });
   }
-  if (!st.isDirectory() || fs.readdirSync(volume).length > 0) return;
-  const r = spawnSync('cp', ['-a', '--', `${src}/.`, volume], { encoding: 'utf8' });
-  if (r.status !== 0) throw new BerthError('internal', `copying the image's ${path} into its volume failed: ${(r.stderr || r.error?.message || '').trim()}`);
 }
 
 /** Docker creates a missing working directory, owned by the container's user. */

@@ -13,7 +13,7 @@ import type { Monitor } from '../runtime/monitor';
 import type { Runc } from '../runtime/runc';
 import { SeccompLoader } from '../runtime/seccomp-loader';
 import type { Container } from './container';
-import { writeBundle } from './container-bundle';
+import { copyUpVolumes, writeBundle } from './container-bundle';
 import type { NetworkService, PreparedNetwork } from './networks';
 
 export interface ContainerRuntimeDeps {
@@ -74,6 +74,7 @@ export class ContainerRuntime {
     let t1, t2, notLoaded;
     try {
       const rootfs = this.d.snapshots.mount(id, this.d.layers.stack(c.r.layer!), { volatile: c.r.spec.HostConfig.AutoRemove });
+      if (c.r.spec.Mounts?.length) await copyUpVolumes(rootfs, c.r.spec.Mounts);
       t1 = performance.now();
       const hostGateway = this.d.networks.hostGateway();
       notLoaded = writeBundle(bundle, c.r, rootfs, CGROUP_PARENT, { ...net, ...(hostGateway ? { hostGateway } : {}) }, this.loader);
