@@ -15,32 +15,11 @@ R=${2:-3}
 N=${3:-200}
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/berth-bench-XXXXXX)
-sock="$work/berth.sock"
-bridge="bb$(basename "$work" | tail -c 7)"
-daemon_pid=""
-export DOCKER_HOST="unix://$sock" DOCKER_CONFIG="$work/docker-config"
-cleanup() {
-  if [ -n "$daemon_pid" ]; then
-    docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
-    kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  fi
-  bench_network_cleanup "$bridge" "$work/data"
-  grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 . bench/lib.sh
+bench_daemon
 
-mkdir -p .cache
-[ -s .cache/busybox-static.tar ] || ./scripts/make-busybox-rootfs.sh .cache/busybox-static.tar static
-./bin/berthd -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" -b "$bridge" --log-level warn --live-restore=false 2>"$work/berthd.log" &
-daemon_pid=$!
-for _ in $(seq 100); do ./bin/berth -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
-./bin/berth -H "unix://$sock" import .cache/busybox-static.tar busybox >/dev/null
-
-# A sink that accepts one connection after another and discards what it reads.
-docker run -d --name sink -p 19000:9000 busybox sh -c 'while true; do nc -l -p 9000 > /dev/null; done' >/dev/null
+# A sink that keeps listening (-ll) and discards what each connection sends.
+docker run -d --name sink -p 19000:9000 busybox nc -ll -p 9000 -e sh -c 'cat > /dev/null' >/dev/null
 docker run -d --name web -p 19080:8080 busybox sh -c 'mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www' >/dev/null
 sink_ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' sink)
 web_ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' web)
@@ -53,10 +32,9 @@ transfer() {
   local s e
   wait_port "$1" "$2"
   s=$(date +%s%N)
-  head -c "$((MIB * 1024 * 1024))" /dev/zero > "/dev/tcp/$1/$2"
+  head -c "$((MIB * 1024 * 1024))" /dev/zero > "/dev/tcp/$1/$2" || { echo "transfer to $1:$2 failed" >&2; exit 1; }
   e=$(date +%s%N)
   awk -v b="$((MIB * 1024 * 1024))" -v ns="$((e - s))" 'BEGIN {printf "%.0f", b / (ns / 1e9) / 1e6}'
-  sleep 0.3 # the sink's loop starts its next nc
 }
 
 median_of() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
