@@ -4,6 +4,7 @@
  * start so the image's own copies are never modified.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { join } from 'node:path';
 import { resolveInRoot } from '../store/scoped-path';
 import { execFile } from 'node:child_process';
@@ -74,8 +75,10 @@ export function containerHosts(extra: string[], network: string[] = [], hostGate
   return [...HOSTS, ...added, ...network].join('\n') + '\n';
 }
 
+/** --hostname, else the host's with --network host (as Docker does), else the short id. */
 export function hostnameOf(r: ContainerRecord): string {
-  return r.spec.Config.Hostname || r.id.slice(0, 12);
+  if (r.spec.Config.Hostname) return r.spec.Config.Hostname;
+  return r.spec.HostConfig.NetworkMode === 'host' ? os.hostname() : r.id.slice(0, 12);
 }
 
 /**
@@ -102,7 +105,7 @@ export const LOADER_ANNOTATION = 'io.berth.seccomp-loader';
  */
 export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgroupParent: string, net: BundleNetwork, loader?: SeccompLoader): string | null {
   const { Config: config, HostConfig: hc } = r.spec;
-  const hostname = net.hostname ?? hostnameOf(r);
+  const hostname = hostnameOf(r);
   writeFile(join(dir, 'hostname'), `${hostname}\n`);
   writeFile(join(dir, 'hosts'), net.oci === 'host' ? hostFile('/etc/hosts') : containerHosts(hc.ExtraHosts ?? [], net.hosts, net.hostGateway));
   writeFile(join(dir, 'resolv.conf'), net.nameserver ? embeddedResolvConf(net.nameserver, hostResolvConf(), hc) : containerResolvConf(net.oci === 'host' ? hostFile('/etc/resolv.conf') : hostResolvConf(), { ...hc, Dns: hc.Dns?.length ? hc.Dns : net.dns ?? [] }));
@@ -160,7 +163,6 @@ export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgr
 /** What the network side decided for this start (engine/networks.ts). */
 export interface BundleNetwork {
   oci: { path: string } | 'host' | undefined;
-  hostname?: string;
   hosts: string[];
   nameserver?: string;
   /** Resolvers instead of the host's (the daemon's --dns). */

@@ -14,12 +14,12 @@
  * published-ports.ts, container-dns.ts, bridge-driver.ts (the kernel), network-store.ts.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { join } from 'node:path';
 import { BerthError, conflict, invalid } from '../errors';
 import { Iptables } from '../runtime/iptables';
 import { NetnsDir } from '../runtime/netns';
 import { BridgeDriver, type EndpointWiring, hostIfName, macFor } from './bridge-driver';
+import { hostnameOf } from './container-bundle';
 import { addressFor, parseCidr6 } from './ipam6';
 import type { ContainerRecord, EndpointConfig } from './container-model';
 import { formatCidr, parseAddressPool, parseCidr, parseIp } from './ipam';
@@ -66,7 +66,6 @@ interface Attachment {
 /** What a start needs from the network side. */
 export interface PreparedNetwork {
   oci: { path: string } | 'host' | undefined;
-  hostname?: string;
   /** /etc/hosts lines beyond the loopback ones (the container's own address, links). */
   hosts: string[];
   /** The nameserver to write in resolv.conf instead of the host's (the embedded DNS). */
@@ -305,7 +304,7 @@ export class NetworkService {
    */
   prepare(r: ContainerRecord, otherPid: (ref: string) => { id: string; pid: number }): PreparedNetwork {
     const mode = r.spec.HostConfig.NetworkMode;
-    if (mode === 'host') return { oci: 'host', hostname: os.hostname(), hosts: [], ready: Promise.resolve() };
+    if (mode === 'host') return { oci: 'host', hosts: [], ready: Promise.resolve() };
     if (mode === 'none') return { oci: undefined, hosts: [], ready: Promise.resolve() };
     if (mode.startsWith('container:')) {
       const other = otherPid(mode.slice('container:'.length));
@@ -565,8 +564,4 @@ export class NetworkService {
   close(): void {
     this.driver.close();
   }
-}
-
-function hostnameOf(r: ContainerRecord): string {
-  return r.spec.Config.Hostname || r.id.slice(0, 12);
 }
