@@ -11,7 +11,7 @@ import {
   familiarName, fullName, parseReference, type Reference, ReferenceError, withDefaultTag,
 } from '../wire/reference';
 import type { EventBus } from './events';
-import { applyChanges, hostArchitecture, type ImageConfig } from './image-config';
+import { applyChanges, type HistoryEntry, hostArchitecture, type ImageConfig } from './image-config';
 
 export interface ImageRecord {
   id: Digest;
@@ -200,6 +200,50 @@ export class ImageService {
     this.content.delete(image.id);
     this.events.emit('image', 'delete', image.id, {});
     return out;
+  }
+
+  /**
+   * Docker's image history: the config's history entries, newest first, each non-empty one with
+   * the size of its layer. Only the top entry has an id (and the image's tags): berth keeps no
+   * parent images, so the others are "<missing>", as Docker shows pulled images.
+   */
+  history(name: string): { Id: string; Created: number; CreatedBy: string; Tags: string[] | null; Size: number; Comment: string }[] {
+    const image = this.resolve(name);
+    const cfg = this.config(image.id);
+    const sizes = image.topLayer ? this.layers.stack(image.topLayer).reverse().map((c) => this.layers.get(c)?.size ?? 0) : [];
+    const entries: HistoryEntry[] = cfg.history?.length ? cfg.history : cfg.rootfs.diff_ids.map(() => ({ ...(cfg.created ? { created: cfg.created } : {}) }));
+    let layer = 0;
+    const out = entries.map((h) => ({
+      Id: '<missing>',
+      Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
+      CreatedBy: h.created_by ?? '',
+      Tags: null as string[] | null,
+      Size: h.empty_layer ? 0 : (sizes[layer++] ?? 0),
+      Comment: h.comment ?? '',
+    }));
+    out.reverse();
+    if (out[0]) {
+      out[0].Id = image.id;
+      const tags = this.tagsOf(image.id);
+      out[0].Tags = tags.length ? tags : null;
+    }
+    return out;
+  }
+
+  /**
+   * POST /images/prune: images no container uses — dangling ones (no tag) only, or every
+   * unused one with `all`; `keep` filters (label, until). Returns what was untagged and deleted.
+   */
+  prune(all: boolean, keep: (id: Digest) => boolean): { deleted: DeleteResponse[]; reclaimed: number } {
+    const deleted: DeleteResponse[] = [];
+    let reclaimed = 0;
+    for (const image of this.list()) {
+      if (!all && this.tagsOf(image.id).length > 0) continue;
+      if (this.users(image.id).length > 0 || !keep(image.id)) continue;
+      deleted.push(...this.remove(image.id, { force: true, noprune: false }));
+      reclaimed += image.size;
+    }
+    return { deleted, reclaimed };
   }
 
   /** Drops layers that neither an image nor a container stands on any more. */

@@ -10,6 +10,7 @@ import { versionAtLeast } from '../../wire/api-version';
 import { parseReference, withDefaultTag, familiarName } from '../../wire/reference';
 import { type Ctx, drainRequest, matchLabels, parseFilters, qbool, sendJson, sendStatus } from '../context';
 import type { Route } from '../server';
+import { parseUntil } from './containers';
 
 export function imageRoutes(engine: Engine): Route[] {
   return [
@@ -24,6 +25,24 @@ export function imageRoutes(engine: Engine): Route[] {
         if (!repo) throw invalid('repository name must have at least one component');
         engine.images.tag(ctx.params.name, repo, ctx.query.get('tag') || undefined);
         sendStatus(ctx, 201);
+      },
+    },
+    { method: 'GET', path: '/images/{name*}/history', handler: (ctx) => sendJson(ctx, 200, engine.images.history(ctx.params.name)) },
+    {
+      method: 'POST', path: '/images/prune',
+      handler: (ctx) => {
+        const f = parseFilters(ctx, ['dangling', 'label', 'label!', 'until']);
+        const all = (f.get('dangling') ?? []).some((v) => v === 'false' || v === '0');
+        const until = f.get('until')?.map(parseUntil);
+        const { deleted, reclaimed } = engine.images.prune(all, (id) => {
+          const rec = engine.images.get(id)!;
+          const labels = labelsOf(engine.images.config(id));
+          if (until && !until.every((t) => Date.parse(rec.created) < t)) return false;
+          if (!matchLabels(labels, f.get('label'))) return false;
+          return !(f.get('label!') ?? []).some((l) => matchLabels(labels, [l]));
+        });
+        engine.events.emit('image', 'prune', '', { reclaimed: String(reclaimed) });
+        sendJson(ctx, 200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
       },
     },
     {
