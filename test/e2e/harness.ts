@@ -199,6 +199,13 @@ export class Daemon {
     return this.exec('docker', args, { ...opts, env: { DOCKER_HOST: this.host, DOCKER_CONFIG: join(this.dir, 'docker-config') } });
   }
 
+  /** The docker CLI, which must succeed: its stdout, or a failed assertion with its stderr. */
+  async dockerOk(args: string[]): Promise<string> {
+    const r = await this.docker(args);
+    if (r.code !== 0) throw new Error(`docker ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  }
+
   /** A raw API request; `body` is sent as given (string/Buffer) or as JSON. */
   api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
     return new Promise((resolve, reject) => {

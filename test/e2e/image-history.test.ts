@@ -9,11 +9,7 @@ import { Daemon, useDaemon } from './harness';
 let d: Daemon;
 const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
 
-async function ok(args: string[]): Promise<string> {
-  const r = await d.docker(args);
-  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]) => d.dockerOk(args);
 
 test('docker history: newest first, the top entry with its id, the layers with their sizes', async () => {
   await ok(['run', '--name', 'hc', 'busybox', 'sh', '-c', 'head -c 5000 /dev/zero > /blob']);

@@ -32,11 +32,7 @@ const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
 
 const WEB = (port: number, page: string) => ['sh', '-c', `mkdir -p /www && echo ${page} > /www/index.html && exec httpd -f -p ${port} -h /www`];
 
-async function ok(args: string[], what = args.join(' ')): Promise<string> {
-  const r = await d.docker(args);
-  assert.equal(r.code, 0, `${what}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]) => d.dockerOk(args);
 
 /** GET with retries while the server starts (bounded: 50 × 100 ms). */
 async function get(host: string, port: number): Promise<string> {

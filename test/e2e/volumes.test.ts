@@ -13,11 +13,7 @@ import { Daemon, useDaemon } from './harness';
 let d: Daemon;
 const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
 
-async function ok(args: string[]): Promise<string> {
-  const r = await d.docker(args);
-  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]) => d.dockerOk(args);
 
 test('data in a named volume outlives the container that wrote it and a daemon restart', async () => {
   await ok(['run', '--name', 'writer', '-v', 'keep:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f']);
