@@ -35,3 +35,10 @@ export function timestampArg(value: string, now = Date.now(), flag = 'since'): s
   if (!Number.isNaN(t)) return (t / 1000).toFixed(9);
   throw new Error(`invalid value for "${flag}": failed to parse value as time or duration: "${value}"`);
 }
+
+/** Go's time.Unix(sec, 0).Format(time.RFC3339) in the local zone: "2025-01-02T03:04:05Z" or "…+01:00". */
+export function rfc3339Local(d: Date): string {
+  const off = -d.getTimezoneOffset();
+  const zone = off === 0 ? 'Z' : `${off < 0 ? '-' : '+'}${pad(Math.trunc(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
+  return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${zone}`;
+}

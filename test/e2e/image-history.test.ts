@@ -43,3 +43,17 @@ test('docker image prune: dangling ones only, then with -a every image no contai
   assert.deepEqual((await ok(['images', '--format', '{{.Repository}}:{{.Tag}}'])).trim().split('\n').sort(), ['busybox:latest', 'spare:1']);
   await ok(['rm', 'holder']);
 });
+
+test('the berth CLI: history, system df and image prune against berthd', async () => {
+  const h = await d.berth(['history', '--format', '{{.ID}} {{.Size}}', 'busybox']);
+  assert.equal(h.code, 0, h.stderr);
+  assert.match(h.stdout, /^[0-9a-f]{12} 1\.9\dMB\n$/);
+  const df = await d.berth(['system', 'df', '--format', '{{.Type}} {{.TotalCount}}']);
+  assert.equal(df.code, 0, df.stderr);
+  assert.match(df.stdout, /^Images \d+\nContainers \d+\nLocal Volumes \d+\nBuild Cache 0\n$/);
+  await d.dockerOk(['tag', 'busybox', 'extra:1']);
+  const pruned = await d.berth(['image', 'prune', '-f']);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.equal(pruned.stdout, 'Total reclaimed space: 0B\n', 'nothing dangling');
+  assert.match((await d.berth(['images', '--format', '{{.Repository}}'])).stdout, /extra/);
+});

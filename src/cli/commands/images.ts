@@ -1,5 +1,5 @@
 /**
- * Image commands: import, images, tag, rmi.
+ * Image commands: import, images, tag, rmi (history and image prune: image-usage.ts).
  */
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -70,7 +70,7 @@ export function splitRepoTag(name: string): { repo: string; tag: string | undefi
   return { repo: name, tag: undefined };
 }
 
-const HEADERS = {
+export const IMAGE_HEADERS = {
   ID: 'IMAGE ID', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT',
   Size: 'SIZE', Containers: 'CONTAINERS', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE',
 };
@@ -120,7 +120,7 @@ const images: Command = {
     const table = flags.bool('digests')
       ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
       : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
-    io.stdout.write(renderList(flags.string('format') || table, rows, HEADERS, table));
+    io.stdout.write(renderList(flags.string('format') || table, rows, IMAGE_HEADERS, table));
     return 0;
   },
 };
