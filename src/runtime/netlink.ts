@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import { BerthError } from '../errors';
 import { CLONE_NEWNET, setns } from '../store/syscalls';
+import { insideNetns } from './netns';
 
 type Netlink_ = typeof import('netlink');
 type RtSocket = ReturnType<Netlink_['createRtNetlink']>;
@@ -56,25 +57,11 @@ export class Netlink {
   /** A socket in the network namespace at `nsPath` (/proc/<pid>/ns/net). */
   static in(nsPath: string): Netlink {
     const l = load();
-    const own = fs.openSync('/proc/thread-self/ns/net', 'r');
-    let target: number | undefined;
+    const target = fs.openSync(nsPath, 'r');
     try {
-      target = fs.openSync(nsPath, 'r');
-      setns(target, CLONE_NEWNET, nsPath);
-      try {
-        return new Netlink(l.nl.createRtNetlink());
-      } finally {
-        // Back at once: a daemon thread left in a container's namespace would be a hole.
-        try {
-          setns(own, CLONE_NEWNET, 'its own network namespace');
-        } catch (e) {
-          process.stderr.write(`berthd: ${(e as Error).message}\n`);
-          process.abort();
-        }
-      }
+      return insideNetns(() => setns(target, CLONE_NEWNET, nsPath), () => new Netlink(l.nl.createRtNetlink()));
     } finally {
-      if (target !== undefined) fs.closeSync(target);
-      fs.closeSync(own);
+      fs.closeSync(target);
     }
   }
 

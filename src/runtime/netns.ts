@@ -11,6 +11,31 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { CLONE_NEWNET, MNT_DETACH, MS_BIND, mount, setns, umount, unshare } from '../store/syscalls';
 
+/**
+ * Runs `fn` with the calling thread in another network namespace (`enter` puts it there: setns
+ * or unshare), then puts the thread back, synchronously, so nothing else of the daemon runs
+ * inside. A thread that cannot come back aborts the daemon: its sockets would land in the
+ * container's namespace.
+ */
+export function insideNetns<T>(enter: () => void, fn: () => T): T {
+  const own = fs.openSync('/proc/thread-self/ns/net', 'r');
+  try {
+    enter();
+    try {
+      return fn();
+    } finally {
+      try {
+        setns(own, CLONE_NEWNET, 'its own network namespace');
+      } catch (e) {
+        process.stderr.write(`berthd: ${(e as Error).message}\n`);
+        process.abort();
+      }
+    }
+  } finally {
+    fs.closeSync(own);
+  }
+}
+
 export class NetnsDir {
   constructor(private readonly dir: string) {}
 
@@ -27,25 +52,11 @@ export class NetnsDir {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     // The mount point: an empty file (a stale one from a crash is reused).
     fs.closeSync(fs.openSync(path, 'a', 0o444));
-    const own = fs.openSync('/proc/thread-self/ns/net', 'r');
     try {
-      unshare(CLONE_NEWNET, `network namespace for ${id}`);
-      try {
-        mount('/proc/thread-self/ns/net', path, 'none', MS_BIND, '');
-      } finally {
-        try {
-          setns(own, CLONE_NEWNET, 'its own network namespace');
-        } catch (e) {
-          // A daemon thread stuck in a container's namespace would put its sockets there.
-          process.stderr.write(`berthd: ${(e as Error).message}\n`);
-          process.abort();
-        }
-      }
+      insideNetns(() => unshare(CLONE_NEWNET, `network namespace for ${id}`), () => mount('/proc/thread-self/ns/net', path, 'none', MS_BIND, ''));
     } catch (e) {
       fs.rmSync(path, { force: true });
       throw e;
-    } finally {
-      fs.closeSync(own);
     }
     return path;
   }
