@@ -70,14 +70,22 @@ export class NetworkStore {
         spec: { driver, internal: req.internal ?? false, attachable: req.attachable ?? false, labels: req.labels ?? {}, options: req.options ?? {}, ipam, ...(ipv6 ? { ipv6 } : {}) },
       };
       this.db.prepare('INSERT INTO networks (id, name, created, spec) VALUES (?, ?, ?, ?)').run(r.id, r.name, r.created, JSON.stringify(r.spec));
+      this.cached = undefined;
       for (const c of ipam) this.db.prepare('INSERT INTO network_addresses (network_id, address, owner) VALUES (?, ?, ?)').run(r.id, parseIp(c.gateway), GATEWAY);
       return r;
     })();
   }
 
+  /**
+   * The networks, read once and kept: berthd is the only writer, and create and remove drop the
+   * copy. (Lookups are on hot paths: each endpoint step, each embedded-DNS query.)
+   */
   list(): NetworkRecord[] {
-    return (this.db.prepare('SELECT id, name, created, spec FROM networks ORDER BY created, name').all() as Row[]).map(fromRow);
+    this.cached ??= (this.db.prepare('SELECT id, name, created, spec FROM networks ORDER BY created, name').all() as Row[]).map(fromRow);
+    return [...this.cached];
   }
+
+  private cached: NetworkRecord[] | undefined;
 
   /** By full id, name, or a unique id prefix, as Docker resolves network references. */
   get(ref: string): NetworkRecord {
@@ -97,6 +105,7 @@ export class NetworkStore {
       const held = this.db.prepare('SELECT COUNT(*) AS n FROM network_addresses WHERE network_id = ? AND owner != ?').get(n.id, GATEWAY) as { n: number };
       if (held.n > 0) throw new BerthError('forbidden', `error while removing network: network ${n.name} id ${n.id} has active endpoints`);
       this.db.prepare('DELETE FROM networks WHERE id = ?').run(n.id);
+      this.cached = undefined;
     })();
   }
 
