@@ -19,35 +19,12 @@ N=${1:-20}
 COUNT=50
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/berth-bench-XXXXXX)
-sock="$work/berth.sock"
-bridge="bb$(basename "$work" | tail -c 7)"
-daemon_pid=""
+# Its daemon runs without live-restore, so it stops what it runs when the script ends.
+. bench/lib.sh
+bench_daemon
 instant_pid=""
-export DOCKER_HOST="unix://$sock" DOCKER_CONFIG="$work/docker-config"
-cleanup() {
-  [ -n "$instant_pid" ] && kill "$instant_pid" 2>/dev/null
-  if [ -n "$daemon_pid" ]; then
-    docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
-    kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  fi
-  bench_network_cleanup "$bridge" "$work/data"
-  grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap '[ -n "$instant_pid" ] && kill "$instant_pid" 2>/dev/null; bench_daemon_cleanup' EXIT
 
-mkdir -p .cache
-[ -s .cache/busybox-static.tar ] || ./scripts/make-busybox-rootfs.sh .cache/busybox-static.tar static
-
-. bench/lib.sh
-# Without live-restore the daemon stops what it runs when the script ends.
-./bin/berthd -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" -b "$bridge" --log-level warn --live-restore=false 2>"$work/berthd.log" &
-daemon_pid=$!
-for _ in $(seq 100); do ./bin/berth -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
-./bin/berth -H "unix://$sock" import .cache/busybox-static.tar busybox >/dev/null
-
-. bench/lib.sh
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 
