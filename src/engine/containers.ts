@@ -34,7 +34,7 @@ import { Container } from './container';
 import { type HealthState, HealthMonitor, initialHealth, MAX_OUTPUT_BYTES, type ProbeOutcome, probeArgv } from './health';
 import { generateName, newId, validateName } from './names';
 import type { NetworkService } from './networks';
-import { type MountPoint, resolveMounts } from './mounts';
+import { resolveMounts } from './mounts';
 import type { VolumeService } from './volumes';
 import { publishedRequests } from './port-bindings';
 import { nextDelay, shouldRestart } from './restart-policy';
@@ -526,11 +526,6 @@ export class ContainerService {
   /** `volumes`: its anonymous volumes go too (rm -v). */
   async remove(ref: string, opts: { force: boolean; volumes?: boolean }): Promise<void> {
     await this.removeContainer(this.find(ref), opts.force, opts.volumes === true);
-  }
-
-  /** The mounts of a container (inspect). */
-  mountsOf(r: ContainerRecord): MountPoint[] {
-    return r.spec.Mounts ?? [];
   }
 
   private async removeContainer(c: Container, force: boolean, volumes = c.r.spec.HostConfig.AutoRemove): Promise<void> {

@@ -98,12 +98,6 @@ export class Iptables {
     await this.restore(lines);
   }
 
-  /** Every saved rule owned by `owner` or below it, per table (tests, reconciliation). */
-  async owned(owner: string, tables: Table[] = ['filter', 'nat', 'raw']): Promise<{ table: Table; line: string }[]> {
-    const out: { table: Table; line: string }[] = [];
-    for (const table of tables) for (const r of (await this.save(table)).rules) if (ownedBy(r, owner)) out.push({ table, line: r });
-    return out;
-  }
 
   /**
    * Makes the chains exist and the jumps into them present, without touching their contents
