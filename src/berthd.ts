@@ -10,6 +10,7 @@ import { containerRoutes } from './api/routes/containers';
 import { containerFsRoutes } from './api/routes/container-fs';
 import { containerObserveRoutes } from './api/routes/container-observe';
 import { execRoutes } from './api/routes/exec';
+import { distributionRoutes } from './api/routes/distribution';
 import { imageRoutes } from './api/routes/images';
 import { systemRoutes } from './api/routes/system';
 import { createApiServer } from './api/server';
@@ -38,6 +39,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'default-address-pool', type: 'list', description: 'Default address pools for networks (base=<CIDR>,size=<prefix length>)', default: [] },
   { name: 'dns', type: 'list', description: 'DNS server for containers to use (default: the host\'s resolvers)', default: [] },
   { name: 'iptables', type: 'bool', description: 'Enable addition of iptables rules (default true)', default: true },
+  { name: 'registry-mirror', type: 'list', description: 'Preferred Docker registry mirror', default: [] },
+  { name: 'insecure-registry', type: 'list', description: 'Enable insecure registry communication', default: [] },
   { name: 'version', short: 'v', type: 'bool', description: 'Print version information and quit' },
 ];
 
@@ -95,6 +98,8 @@ export async function main(argv: string[]): Promise<void> {
       iptables: parsed.bool('iptables'),
       dns: parsed.list('dns'),
       addressPools: parsed.list('default-address-pool'),
+      registryMirrors: parsed.list('registry-mirror'),
+      insecureRegistries: parsed.list('insecure-registry'),
       log,
     });
   } catch (e) {
@@ -102,7 +107,7 @@ export async function main(argv: string[]): Promise<void> {
     fail(log, `cannot open the engine: ${(e as Error).message}`);
   }
   const server = createApiServer({
-    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine), ...networkRoutes(engine), ...volumeRoutes(engine), ...systemDfRoutes(engine)],
+    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...distributionRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine), ...networkRoutes(engine), ...volumeRoutes(engine), ...systemDfRoutes(engine)],
     serverHeader: `berth/${BERTH_VERSION} (linux)`,
     log,
   });

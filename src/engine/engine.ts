@@ -13,6 +13,8 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ContentStore } from '../store/content-store';
+import { Puller } from '../distribution/pull';
+import { Registries } from '../distribution/registry';
 import { type Db, openDb } from '../store/db';
 import { LayerStore } from '../store/layers';
 import { OverlaySnapshotter } from '../store/snapshots';
@@ -47,12 +49,19 @@ export interface EngineConfig {
   dns?: string[];
   /** --default-address-pool: where networks' subnets are picked (Docker's pools by default). */
   addressPools?: string[];
+  /** --registry-mirror: tried before Docker Hub for pulls. */
+  registryMirrors?: string[];
+  /** --insecure-registry: registries reached over plain HTTP or unchecked TLS (loopback always is). */
+  insecureRegistries?: string[];
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
 export class Engine {
   readonly events = new EventBus();
   readonly images: ImageService;
+  /** Registry endpoints, auth and tokens; pull and push over them. */
+  readonly registries: Registries;
+  readonly puller: Puller;
   readonly containers: ContainerService;
   /** docker cp, export, diff, commit: a container's filesystem from the outside. */
   readonly containerFs: ContainerFs;
@@ -85,6 +94,8 @@ export class Engine {
     this.monitor = monitor;
     this.id = engineId(config.dataRoot);
     this.images = new ImageService(db, content, layers, this.events);
+    this.registries = new Registries({ mirrors: config.registryMirrors ?? [], insecure: config.insecureRegistries ?? [] });
+    this.puller = new Puller({ registries: this.registries, images: this.images, layers, content, events: this.events });
     this.networks = new NetworkService({
       db, execRoot: config.execRoot, dataRoot: config.dataRoot, tag: this.id.replace(/-/g, '').slice(0, 8), bridge: config.bridge ?? 'berth0', dns: config.dns ?? [], addressPools: config.addressPools ?? [],
       ...(config.bip ? { bip: config.bip } : {}), ...(config.iptables !== false ? { iptables: new Iptables() } : {}), log: config.log,

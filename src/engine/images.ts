@@ -84,6 +84,21 @@ export class ImageService {
 
   /** Stores a config whose layers are all present; returns the image id. */
   register(config: ImageConfig): Digest {
+    return this.registerRaw(Buffer.from(JSON.stringify(config)));
+  }
+
+  /**
+   * Stores config bytes exactly as given (a pulled or loaded image keeps its id, the sha256 of
+   * those bytes) once all its layers are present; returns the image id.
+   */
+  registerRaw(bytes: Buffer): Digest {
+    let config: ImageConfig;
+    try {
+      config = JSON.parse(bytes.toString('utf8')) as ImageConfig;
+    } catch {
+      throw invalid('invalid image config: not JSON');
+    }
+    if (!config || !config.rootfs || !Array.isArray(config.rootfs.diff_ids)) throw invalid('invalid image config: rootfs.diff_ids is missing');
     let chain: Digest | null = null;
     let size = 0;
     for (const diffId of config.rootfs.diff_ids) {
@@ -92,7 +107,7 @@ export class ImageService {
       if (!layer) throw invalid(`layer ${diffId} of the image is not in the store`);
       size += layer.size;
     }
-    const id = this.content.putSmall(JSON.stringify(config));
+    const id = this.content.putSmall(bytes);
     this.db
       .prepare('INSERT OR IGNORE INTO images (id, created, size, top_layer) VALUES (?, ?, ?, ?)')
       .run(id, new Date().toISOString(), size, chain);
@@ -128,8 +143,10 @@ export class ImageService {
     } catch (e) {
       if (!(e instanceof ReferenceError)) throw e;
     }
-    if (ref && ref.digest === undefined) {
-      const row = this.db.prepare('SELECT image_id FROM tags WHERE ref = ?').get(fullName(ref)) as { image_id: Digest } | undefined;
+    if (ref) {
+      const table = ref.digest === undefined ? 'tags' : 'repo_digests';
+      const key = ref.digest === undefined ? fullName(ref) : fullName({ domain: ref.domain, path: ref.path, digest: ref.digest });
+      const row = this.db.prepare(`SELECT image_id FROM ${table} WHERE ref = ?`).get(key) as { image_id: Digest } | undefined;
       if (row) return this.get(row.image_id);
     }
     if (/^[a-f0-9]{1,64}$/.test(name)) {
@@ -142,6 +159,34 @@ export class ImageService {
   tagsOf(id: Digest): string[] {
     const rows = this.db.prepare('SELECT ref FROM tags WHERE image_id = ? ORDER BY created, ref').all(id) as { ref: string }[];
     return rows.map((r) => familiarName(parseReference(r.ref)));
+  }
+
+  /** RepoDigests: repo@digest of the manifests this image was pulled by or pushed as. */
+  repoDigestsOf(id: Digest): string[] {
+    const rows = this.db.prepare('SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY created, ref').all(id) as { ref: string }[];
+    return rows.map((r) => familiarName(parseReference(r.ref)));
+  }
+
+  /** Records that `repo` (a reference without tag) serves this image under manifest `digest`. */
+  addRepoDigest(repo: Reference, digest: Digest, id: Digest): void {
+    const ref = fullName({ domain: repo.domain, path: repo.path, digest });
+    this.db
+      .prepare('INSERT INTO repo_digests (ref, image_id, created) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id')
+      .run(ref, id, new Date().toISOString());
+  }
+
+  /** Tags an image by a parsed reference (pulls, loads). */
+  setTagRef(ref: Reference, id: Digest): void {
+    const old = this.db.prepare('SELECT image_id FROM tags WHERE ref = ?').get(fullName(ref)) as { image_id: Digest } | undefined;
+    this.setTag(ref, id);
+    if (old?.image_id !== id) this.events.emit('image', 'tag', id, { name: familiarName(ref) });
+  }
+
+  /** Every tag (normalized) of images in `repo`, for `push --all-tags`. */
+  tagsInRepository(repo: Reference): { ref: Reference; id: Digest }[] {
+    const prefix = `${repo.domain}/${repo.path}:`;
+    const rows = this.db.prepare('SELECT ref, image_id FROM tags WHERE substr(ref, 1, ?) = ? ORDER BY ref').all(prefix.length, prefix) as { ref: string; image_id: Digest }[];
+    return rows.map((r) => ({ ref: parseReference(r.ref), id: r.image_id }));
   }
 
   list(): ImageRecord[] {
@@ -190,6 +235,7 @@ export class ImageService {
         this.db.prepare('DELETE FROM tags WHERE ref = ?').run(t.ref);
         out.push({ Untagged: familiarName(parseReference(t.ref)) });
       }
+      this.db.prepare('DELETE FROM repo_digests WHERE image_id = ?').run(image.id);
       this.db.prepare('DELETE FROM images WHERE id = ?').run(image.id);
     })();
     for (const t of out) this.events.emit('image', 'untag', image.id, { name: (t as { Untagged: string }).Untagged });

@@ -4,7 +4,6 @@
  * others get a clear error rather than a tar parse failure further down.
  */
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
 import { invalid } from '../errors';
 
 const MAGIC_BYTES = 6;
@@ -20,7 +19,7 @@ export function detectCompression(head: Buffer): Compression {
 }
 
 /** Yields the decompressed content of `source`, whatever of the supported formats it is in. */
-export async function* decompress(source: AsyncIterable<Buffer> & Readable): AsyncGenerator<Buffer> {
+export async function* decompress(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const it = source[Symbol.asyncIterator]();
   // The magic numbers are up to 6 bytes long and a network read can be shorter.
   let head = Buffer.alloc(0);

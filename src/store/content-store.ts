@@ -29,7 +29,37 @@ export function sha256(data: Buffer | string): Digest {
 }
 
 export class ContentStore {
+  /** Blobs a transfer in progress is writing or relies on: garbage collection keeps them. */
+  private readonly leases = new Map<Digest, number>();
+
   private constructor(private readonly root: string) {}
+
+  /** Protects `digests` from garbage collection until the returned function is called. */
+  lease(): { add(d: Digest): void; release(): void } {
+    const held: Digest[] = [];
+    return {
+      add: (d) => {
+        held.push(d);
+        this.leases.set(d, (this.leases.get(d) ?? 0) + 1);
+      },
+      release: () => {
+        for (const d of held.splice(0)) {
+          const n = (this.leases.get(d) ?? 1) - 1;
+          if (n > 0) this.leases.set(d, n);
+          else this.leases.delete(d);
+        }
+      },
+    };
+  }
+
+  isLeased(d: Digest): boolean {
+    return this.leases.has(d);
+  }
+
+  /** Every published blob. */
+  list(): Digest[] {
+    return fs.readdirSync(join(this.root, 'blobs', 'sha256')).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest);
+  }
 
   static open(root: string): ContentStore {
     fs.mkdirSync(join(root, 'blobs', 'sha256'), { recursive: true });

@@ -69,6 +69,27 @@ const MIGRATIONS: string[] = [
     anonymous  INTEGER NOT NULL DEFAULT 0
   );
   `,
+  `
+  CREATE TABLE layer_blobs (
+    digest     TEXT PRIMARY KEY,        -- sha256:… of a compressed form of a layer (as pulled or pushed)
+    diff_id    TEXT NOT NULL,           -- the uncompressed tar it decompresses to
+    media_type TEXT NOT NULL,
+    size       INTEGER NOT NULL
+  );
+  CREATE INDEX layer_blobs_diff ON layer_blobs(diff_id);
+  CREATE TABLE blob_sources (
+    digest     TEXT NOT NULL,           -- a blob known to be in a registry's repository:
+    registry   TEXT NOT NULL,           -- push skips it there, or mounts it from there into
+    repository TEXT NOT NULL,           -- another repository of the same registry
+    PRIMARY KEY (digest, registry, repository)
+  );
+  CREATE TABLE repo_digests (
+    ref        TEXT PRIMARY KEY,        -- docker.io/library/busybox@sha256:… (the manifest's digest)
+    image_id   TEXT NOT NULL REFERENCES images(id),
+    created    TEXT NOT NULL
+  );
+  CREATE INDEX repo_digests_image ON repo_digests(image_id);
+  `,
 ];
 
 export function openDb(path: string): Db {

@@ -4,10 +4,12 @@
  * and push). Rows in `layers` exist only for complete layers: the row is written after the
  * snapshot is committed, and start-up deletes snapshots without a row.
  */
+import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { BerthError, invalid, messageOf } from '../errors';
 import { type ContentStore, type Digest, sha256 } from './content-store';
 import type { Db } from './db';
+import { decompress } from './compression';
 import { startExtraction } from './layer-apply';
 import type { OverlaySnapshotter } from './snapshots';
 import { createTarValidator, UnsafeTarError } from './tar-validate';
@@ -32,6 +34,23 @@ export function chainIdOf(parent: Digest | null, diffId: Digest): Digest {
   return parent === null ? diffId : sha256(`${parent} ${diffId}`);
 }
 
+/** A compressed form of a layer the store holds (as pulled, or as made for a push). */
+export interface LayerBlob {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+}
+
+/** A layer unpacked into a private directory: not yet part of the store. */
+export interface UnpackedLayer {
+  diffId: Digest;
+  /** Bytes of file content. */
+  size: number;
+  /** Publishes it on `parent` (a chain id); an existing identical layer wins. */
+  commit(parent: Digest | null): Layer;
+  abort(): void;
+}
+
 export class LayerStore {
   constructor(
     private readonly db: Db,
@@ -39,16 +58,26 @@ export class LayerStore {
     private readonly snapshots: OverlaySnapshotter,
   ) {}
 
-  /**
-   * Unpacks `tar` (uncompressed bytes) on top of `parent`. The bytes go at once to the blob
-   * writer (which hashes them: the diff id), a path-safety validator and GNU tar, so an unsafe
-   * or corrupt layer fails without a second pass and leaves nothing behind.
-   */
+  /** Unpacks `tar` (uncompressed bytes) on top of `parent`, keeping the tar as a blob. */
   async apply(parent: Digest | null, tar: AsyncIterable<Buffer>): Promise<Layer> {
-    const blob = this.content.writer();
+    const unpacked = await this.unpack(tar, { keepTar: true });
+    return unpacked.commit(parent);
+  }
+
+  /**
+   * Unpacks `tar` (uncompressed bytes) into a private snapshot. The bytes go at once to a hasher
+   * (the diff id; with `keepTar` also written as a blob), a path-safety validator and GNU tar,
+   * so an unsafe or corrupt layer fails without a second pass and leaves nothing behind.
+   * Layers that arrive compressed (pulls) skip the uncompressed copy: their compressed blob is
+   * kept instead and `openTar` decompresses it when a save or a push needs the tar.
+   */
+  async unpack(tar: AsyncIterable<Buffer>, opts: { keepTar: boolean; diffId?: Digest }): Promise<UnpackedLayer> {
+    const blob: TarSink = opts.keepTar ? this.content.writer() : new DigestOnly();
     const validator = createTarValidator();
     const ingest = this.snapshots.ingest();
     const extraction = startExtraction(ingest.dir);
+    let diffId: Digest;
+    let size: number;
     try {
       let validatorError: unknown;
       validator.on('error', (e) => (validatorError ??= e));
@@ -59,13 +88,8 @@ export class LayerStore {
       validator.end();
       const summary = await validator.result;
       await extraction.finish();
-      const { digest: diffId } = await blob.commit();
-      const chainId = chainIdOf(parent, diffId);
-      ingest.commit(chainId);
-      this.db
-        .prepare('INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, created) VALUES (?, ?, ?, ?, ?)')
-        .run(chainId, diffId, parent, summary.bytes, new Date().toISOString());
-      return this.get(chainId)!;
+      ({ digest: diffId } = await blob.commit(opts.diffId ? { digest: opts.diffId } : undefined));
+      size = summary.bytes;
     } catch (e) {
       validator.destroy();
       await Promise.all([blob.abort(), extraction.abort()]);
@@ -75,6 +99,48 @@ export class LayerStore {
       if (e instanceof UnsafeTarError || /^invalid tar/.test(messageOf(e))) throw invalid(messageOf(e), e);
       throw invalid(`invalid layer: ${messageOf(e)}`, e);
     }
+    return {
+      diffId,
+      size,
+      commit: (parent) => {
+        const chainId = chainIdOf(parent, diffId);
+        ingest.commit(chainId);
+        this.db
+          .prepare('INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, created) VALUES (?, ?, ?, ?, ?)')
+          .run(chainId, diffId, parent, size, new Date().toISOString());
+        return this.get(chainId)!;
+      },
+      abort: () => ingest.abort(),
+    };
+  }
+
+  /** Remembers that `blob` decompresses to the layer tar `diffId`. */
+  recordBlob(diffId: Digest, blob: LayerBlob): void {
+    this.db.prepare('INSERT OR IGNORE INTO layer_blobs (digest, diff_id, media_type, size) VALUES (?, ?, ?, ?)').run(blob.digest, diffId, blob.mediaType, blob.size);
+  }
+
+  /** The compressed forms of `diffId` whose bytes are in the content store. */
+  blobsOf(diffId: Digest): LayerBlob[] {
+    const rows = this.db.prepare('SELECT digest, media_type, size FROM layer_blobs WHERE diff_id = ? ORDER BY rowid').all(diffId) as { digest: Digest; media_type: string; size: number }[];
+    return rows.filter((r) => this.content.has(r.digest)).map((r) => ({ digest: r.digest, mediaType: r.media_type, size: r.size }));
+  }
+
+  /** The diff id a compressed blob stands for, if berth knows it. */
+  diffIdOfBlob(digest: Digest): Digest | undefined {
+    return (this.db.prepare('SELECT diff_id FROM layer_blobs WHERE digest = ?').get(digest) as { diff_id: Digest } | undefined)?.diff_id;
+  }
+
+  /** The uncompressed tar of a layer: its own blob, or a kept gzip form decompressed. */
+  openTar(diffId: Digest): AsyncIterable<Buffer> {
+    if (this.content.has(diffId)) return this.content.createReadStream(diffId);
+    const gz = this.blobsOf(diffId).find((b) => b.mediaType.includes('gzip'));
+    if (gz) return decompress(this.content.createReadStream(gz.digest));
+    throw new BerthError('not-found', `layer ${diffId} has no data in the store`);
+  }
+
+  /** Uncompressed size of a layer's tar, when the tar itself is kept. */
+  tarSize(diffId: Digest): number | undefined {
+    return this.content.has(diffId) ? this.content.size(diffId) : undefined;
   }
 
   get(chainId: Digest): Layer | undefined {
@@ -104,14 +170,45 @@ export class LayerStore {
       this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(id);
       this.snapshots.removeCommitted(id);
       const shared = this.db.prepare('SELECT count(*) AS n FROM layers WHERE diff_id = ?').get(layer.diffId) as { n: number };
-      if (shared.n === 0) this.content.delete(layer.diffId);
+      if (shared.n === 0) this.forgetData(layer.diffId);
       id = layer.parent;
     }
+  }
+
+  /** Deletes the tar and every compressed form of a diff id no layer has any more. */
+  private forgetData(diffId: Digest): void {
+    const blobs = this.db.prepare('SELECT digest FROM layer_blobs WHERE diff_id = ?').all(diffId) as { digest: Digest }[];
+    this.db.prepare('DELETE FROM layer_blobs WHERE diff_id = ?').run(diffId);
+    for (const b of blobs) this.content.delete(b.digest);
+    this.content.delete(diffId);
   }
 
   /** Chain ids of every complete layer, for start-up reconciliation. */
   all(): Digest[] {
     return (this.db.prepare('SELECT chain_id FROM layers').all() as { chain_id: Digest }[]).map((r) => r.chain_id);
+  }
+}
+
+/** What a layer's bytes are hashed into: a blob writer, or only a hash when no copy is kept. */
+interface TarSink {
+  write(chunk: Buffer): Promise<void>;
+  commit(expected?: { digest?: Digest }): Promise<{ digest: Digest }>;
+  abort(): Promise<void>;
+}
+
+class DigestOnly implements TarSink {
+  private readonly hash = createHash('sha256');
+  write(chunk: Buffer): Promise<void> {
+    this.hash.update(chunk);
+    return Promise.resolve();
+  }
+  commit(expected?: { digest?: Digest }): Promise<{ digest: Digest }> {
+    const digest: Digest = `sha256:${this.hash.digest('hex')}`;
+    if (expected?.digest && expected.digest !== digest) return Promise.reject(invalid(`digest mismatch: expected ${expected.digest}, got ${digest}`));
+    return Promise.resolve({ digest });
+  }
+  abort(): Promise<void> {
+    return Promise.resolve();
   }
 }
 

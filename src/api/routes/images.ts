@@ -7,9 +7,9 @@ import type { ImageConfig } from '../../engine/image-config';
 import type { ImageRecord } from '../../engine/images';
 import { decompress } from '../../store/compression';
 import { versionAtLeast } from '../../wire/api-version';
-import { parseReference, withDefaultTag, familiarName } from '../../wire/reference';
 import { type Ctx, drainRequest, matchLabels, parseFilters, qbool, sendJson, sendStatus } from '../context';
 import type { Route } from '../server';
+import { pullImage } from './distribution';
 import { parseUntil } from './containers';
 
 export function imageRoutes(engine: Engine): Route[] {
@@ -56,15 +56,7 @@ export function imageRoutes(engine: Engine): Route[] {
 async function createImage(ctx: Ctx, engine: Engine): Promise<void> {
   const fromSrc = ctx.query.get('fromSrc');
   const fromImage = ctx.query.get('fromImage');
-  if (fromImage) {
-    let name = fromImage;
-    try {
-      name = familiarName(withDefaultTag(parseReference(ctx.query.get('tag') ? `${fromImage}:${ctx.query.get('tag')}` : fromImage)));
-    } catch {
-      // Report the name as given.
-    }
-    throw new BerthError('not-implemented', `berth cannot pull ${name} yet: registry pulls are not implemented; use berth import or berth load`);
-  }
+  if (fromImage) return pullImage(ctx, engine, fromImage);
   if (fromSrc !== '-') {
     if (fromSrc) throw new BerthError('not-implemented', 'importing from a URL is not implemented; send the tar in the request body (fromSrc=-)');
     throw invalid('fromImage or fromSrc is required');
@@ -122,7 +114,7 @@ function listImages(ctx: Ctx, engine: Engine): void {
       Id: rec.id,
       ParentId: '',
       RepoTags: tags.length > 0 || modern ? tags : ['<none>:<none>'],
-      RepoDigests: [],
+      RepoDigests: engine.images.repoDigestsOf(rec.id),
       Created: created,
       Size: rec.size,
       SharedSize: -1,
@@ -153,7 +145,7 @@ function inspectImage(ctx: Ctx, engine: Engine, rec: ImageRecord) {
   return {
     Id: rec.id,
     RepoTags: engine.images.tagsOf(rec.id),
-    RepoDigests: [],
+    RepoDigests: engine.images.repoDigestsOf(rec.id),
     Parent: '',
     Comment: cfg.comment ?? '',
     Created: cfg.created ?? rec.created,

@@ -52,7 +52,7 @@ function systemDf(ctx: Ctx, engine: Engine) {
   const want = (t: string) => types.length === 0 || types.includes(t);
   const containers = engine.containers.list();
   const images = want('image') ? engine.images.list().map((rec) => ({
-    Id: rec.id, ParentId: '', RepoTags: engine.images.tagsOf(rec.id), RepoDigests: [],
+    Id: rec.id, ParentId: '', RepoTags: engine.images.tagsOf(rec.id), RepoDigests: engine.images.repoDigestsOf(rec.id),
     Created: Math.floor(Date.parse(rec.created) / 1000), Size: rec.size, SharedSize: 0, Labels: engine.images.config(rec.id).config?.Labels ?? {},
     Containers: containers.filter((c) => c.imageId === rec.id).length,
   })) : [];
