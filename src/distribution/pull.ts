@@ -15,6 +15,7 @@ import { decompress } from '../store/compression';
 import { chainIdOf, type LayerStore } from '../store/layers';
 import { familiarName, familiarRepository, type Reference } from '../wire/reference';
 import type { Credentials } from './auth';
+import type { BlobSources } from './blob-sources';
 import { TransportError } from './http';
 import {
   type Descriptor, formatPlatform, layerCompression, type Platform, parseManifest, selectManifest, platformMatches,
@@ -28,6 +29,7 @@ export interface PullDeps {
   layers: LayerStore;
   content: ContentStore;
   events: EventBus;
+  sources: BlobSources;
 }
 
 export interface PullRequest {
@@ -177,6 +179,7 @@ export class Puller {
             throw e;
           }
           unpacked.commit(i === 0 ? null : chains[i - 1]);
+          this.deps.sources.remember(descs[i].digest, repo.host, repo.path);
           if (layerCompression(descs[i].mediaType) !== 'none') {
             this.deps.layers.recordBlob(diffIds[i], { digest: descs[i].digest, mediaType: descs[i].mediaType, size: descs[i].size });
           }
@@ -256,7 +259,7 @@ export class Puller {
   private explain(e: unknown, ref: Reference): unknown {
     if (!(e instanceof BerthError)) return e;
     const name = familiarRepository(ref);
-    if (e.kind === 'not-found' && ref.tag !== undefined) return new BerthError('not-found', `manifest for ${familiarName(ref)} not found: manifest unknown: ${e.message.replace(/^.*not found: /, '')}`);
+    if (e.kind === 'not-found' && ref.tag !== undefined) return new BerthError('not-found', `manifest for ${familiarName(ref)} not found: ${e.message.replace(/^.*? not found: /, '')}`);
     if ((e.kind === 'unauthorized' || e.kind === 'forbidden') && !/^Get "/.test(e.message)) {
       return new BerthError(e.kind, `pull access denied for ${name}, repository does not exist or may require 'docker login': ${e.message}`);
     }

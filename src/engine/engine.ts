@@ -13,7 +13,9 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ContentStore } from '../store/content-store';
+import { BlobSources } from '../distribution/blob-sources';
 import { Puller } from '../distribution/pull';
+import { Pusher } from '../distribution/push';
 import { Registries } from '../distribution/registry';
 import { type Db, openDb } from '../store/db';
 import { LayerStore } from '../store/layers';
@@ -62,6 +64,7 @@ export class Engine {
   /** Registry endpoints, auth and tokens; pull and push over them. */
   readonly registries: Registries;
   readonly puller: Puller;
+  readonly pusher: Pusher;
   readonly containers: ContainerService;
   /** docker cp, export, diff, commit: a container's filesystem from the outside. */
   readonly containerFs: ContainerFs;
@@ -95,7 +98,9 @@ export class Engine {
     this.id = engineId(config.dataRoot);
     this.images = new ImageService(db, content, layers, this.events);
     this.registries = new Registries({ mirrors: config.registryMirrors ?? [], insecure: config.insecureRegistries ?? [] });
-    this.puller = new Puller({ registries: this.registries, images: this.images, layers, content, events: this.events });
+    const sources = new BlobSources(db);
+    this.puller = new Puller({ registries: this.registries, images: this.images, layers, content, events: this.events, sources });
+    this.pusher = new Pusher({ registries: this.registries, images: this.images, layers, content, events: this.events, sources });
     this.networks = new NetworkService({
       db, execRoot: config.execRoot, dataRoot: config.dataRoot, tag: this.id.replace(/-/g, '').slice(0, 8), bridge: config.bridge ?? 'berth0', dns: config.dns ?? [], addressPools: config.addressPools ?? [],
       ...(config.bip ? { bip: config.bip } : {}), ...(config.iptables !== false ? { iptables: new Iptables() } : {}), log: config.log,

@@ -15,6 +15,7 @@ import type { Route } from '../server';
 export function distributionRoutes(engine: Engine): Route[] {
   return [
     { method: 'POST', path: '/auth', handler: (ctx) => login(ctx, engine) },
+    { method: 'POST', path: '/images/{name*}/push', handler: (ctx) => pushImage(ctx, engine) },
   ];
 }
 
@@ -105,6 +106,23 @@ export async function pullImage(ctx: Ctx, engine: Engine, fromImage: string): Pr
     }
     await engine.puller.pull({ ref: withDefaultTag(ref), platform, creds, progress: out.sink });
   });
+}
+
+/** POST /images/{name}/push?tag=…: without a tag, every tag of the repository. */
+async function pushImage(ctx: Ctx, engine: Engine): Promise<void> {
+  const tag = ctx.query.get('tag') ?? '';
+  let ref: Reference;
+  try {
+    ref = parseReference(ctx.params.name);
+    if (tag) ref = parseReference(`${familiarName({ domain: ref.domain, path: ref.path })}:${tag}`);
+  } catch (e) {
+    if (e instanceof ReferenceError) throw invalid(e.message);
+    throw e;
+  }
+  if (ref.digest) throw invalid('cannot push a digest reference');
+  const creds = registryAuth(ctx);
+  const out = new ProgressStream(ctx);
+  await out.run(() => engine.pusher.push({ ref, creds, progress: out.sink }));
 }
 
 async function login(ctx: Ctx, engine: Engine): Promise<void> {
