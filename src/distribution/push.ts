@@ -193,9 +193,10 @@ export class Pusher {
         return body();
       });
       const { digest, size } = await writer.commit();
-      await repo.finishUpload(next, digest);
+      // Recorded at once: from here the blob belongs to its layer, also for garbage collection.
       const blob = { digest, mediaType: MediaType.dockerLayer, size };
       layers.recordBlob(diffId, blob);
+      await repo.finishUpload(next, digest);
       return blob;
     } catch (e) {
       await writer.abort();

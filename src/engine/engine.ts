@@ -16,6 +16,7 @@ import { ContentStore } from '../store/content-store';
 import { BlobSources } from '../distribution/blob-sources';
 import { Puller } from '../distribution/pull';
 import { Pusher } from '../distribution/push';
+import { collectGarbage, type GcResult } from './image-gc';
 import { Registries } from '../distribution/registry';
 import { type Db, openDb } from '../store/db';
 import { LayerStore } from '../store/layers';
@@ -84,7 +85,7 @@ export class Engine {
   private constructor(
     readonly config: EngineConfig,
     readonly db: Db,
-    content: ContentStore,
+    private readonly content: ContentStore,
     private readonly snapshots: OverlaySnapshotter,
     private readonly layers: LayerStore,
   ) {
@@ -146,11 +147,18 @@ export class Engine {
     await engine.containers.load();
     await engine.networks.init(engine.containers.list(), (id) => engine.containers.isRunning(id));
     engine.sweep();
+    const gc = engine.gc();
+    if (gc.layers || gc.blobs) config.log('info', 'removed unreferenced image data', { ...gc });
     for (const name of engine.volumes.store.sweep()) config.log('info', 'removed the directory of a volume that has no record', { name });
     engine.exits.start();
     // In the background, as Docker's restore: the API answers while policy restarts proceed.
     void engine.containers.autoStart();
     return engine;
+  }
+
+  /** Removes layers and blobs no image or container uses (image-gc.ts). */
+  gc(): GcResult {
+    return collectGarbage(this.db, this.content, this.snapshots);
   }
 
   /** Deletes directories that no database row owns: leftovers of a crash mid-create or mid-remove. */

@@ -41,6 +41,7 @@ export function imageRoutes(engine: Engine): Route[] {
           if (!matchLabels(labels, f.get('label'))) return false;
           return !(f.get('label!') ?? []).some((l) => matchLabels(labels, [l]));
         });
+        engine.gc();
         engine.events.emit('image', 'prune', '', { reclaimed: String(reclaimed) });
         sendJson(ctx, 200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
       },
