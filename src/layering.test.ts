@@ -1,6 +1,6 @@
 /**
- * Imports point one way: cli → client → (HTTP) → api → engine → store, runtime. wire/ holds
- * pure formats both ends share and imports nothing else. A violation here is a design change:
+ * Imports point one way: cli → client → (HTTP) → api → engine → distribution, store, runtime.
+ * wire/ holds pure formats both ends share and imports nothing else. A violation here is a design change:
  * make it on purpose, in ARCHITECTURE.md too.
  */
 import assert from 'node:assert/strict';
@@ -16,8 +16,9 @@ const ALLOWED: Record<string, string[]> = {
   wire: [],
   store: [],
   runtime: ['store'],
-  engine: ['store', 'runtime'],
-  api: ['engine', 'store', 'runtime'],
+  distribution: ['store'],
+  engine: ['store', 'runtime', 'distribution'],
+  api: ['engine', 'store', 'runtime', 'distribution'],
   client: [],
   cli: ['client'],
 };

@@ -18,6 +18,7 @@ import { networkCommands } from './commands/network';
 import { observeCommands } from './commands/observe';
 import { systemCommands } from './commands/system';
 import { diskUsageCommands } from './commands/disk-usage';
+import { distributionCommands } from './commands/distribution';
 import { volumeCommands } from './commands/volume';
 import { FlagError, type FlagSpec, formatHelp, parseFlags } from './flags';
 
@@ -30,7 +31,7 @@ const GLOBAL_FLAGS: FlagSpec[] = [
 
 const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage berth', volume: 'Manage volumes' };
 
-const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...imageUsageCommands, ...systemCommands, ...diskUsageCommands, ...observeCommands, ...updateCommands, ...containerFsCommands, ...networkCommands, ...volumeCommands];
+const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...imageUsageCommands, ...distributionCommands, ...systemCommands, ...diskUsageCommands, ...observeCommands, ...updateCommands, ...containerFsCommands, ...networkCommands, ...volumeCommands];
 
 /** Every path a command answers to: its name and its aliases ("ps", "container ls"). */
 function commandTable(): Map<string, Command> {

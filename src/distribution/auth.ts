@@ -5,6 +5,7 @@
  * never stored by the daemon; tokens are cached per realm, service, scopes and user until they
  * expire.
  */
+import { createHash } from 'node:crypto';
 import { BerthError } from '../errors';
 import { httpRequest, readBody } from './http';
 
@@ -56,7 +57,9 @@ export class TokenCache {
     const realm = challenge.params.realm;
     if (!realm) throw new BerthError('unauthorized', 'unauthorized: the registry sent a bearer challenge without a realm');
     const service = challenge.params.service ?? '';
-    const key = JSON.stringify([realm, service, [...scopes].sort(), creds.username ?? '', creds.identityToken ? 'id' : '']);
+    // Keyed by a hash of the secret too: a wrong password must never reuse a right one's token.
+    const secret = createHash('sha256').update(`${creds.username ?? ''}\0${creds.password ?? ''}\0${creds.identityToken ?? ''}`).digest('hex');
+    const key = JSON.stringify([realm, service, [...scopes].sort(), secret]);
     const hit = this.tokens.get(key);
     if (hit && hit.expires > Date.now()) return hit.token;
     const { token, expiresIn } = await fetchToken(realm, service, scopes, creds, insecureTls);

@@ -7,14 +7,13 @@
  * pull never leaves a half image, only complete layers and blobs that garbage collection owns.
  */
 import { BerthError, invalid, messageOf } from '../errors';
-import type { ImageService } from '../engine/images';
-import type { EventBus } from '../engine/events';
-import { hostArchitecture, type ImageConfig } from '../engine/image-config';
+import { hostArchitecture } from '../wire/platform';
 import { type ContentStore, type Digest, sha256 } from '../store/content-store';
 import { decompress } from '../store/compression';
 import { chainIdOf, type LayerStore } from '../store/layers';
 import { familiarName, familiarRepository, type Reference } from '../wire/reference';
 import type { Credentials } from './auth';
+import type { ConfigSummary, ImageEvents, LocalImages } from './local-images';
 import type { BlobSources } from './blob-sources';
 import { TransportError } from './http';
 import {
@@ -25,10 +24,10 @@ import { type Registries, Repository } from './registry';
 
 export interface PullDeps {
   registries: Registries;
-  images: ImageService;
+  images: LocalImages;
   layers: LayerStore;
   content: ContentStore;
-  events: EventBus;
+  events: ImageEvents;
   sources: BlobSources;
 }
 
@@ -87,7 +86,7 @@ export class Puller {
     const lease = this.deps.content.lease();
     try {
       const configBytes = await this.fetchConfig(repo, manifest.config);
-      const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
+      const config = JSON.parse(configBytes.toString('utf8')) as ConfigSummary;
       if (req.platform && config.os && config.architecture && !platformMatches(req.platform, { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) })) {
         throw new BerthError('not-found', `image with reference ${familiarName(ref)} was found but does not match the specified platform: wanted ${formatPlatform(req.platform)}, actual: ${formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) })}`);
       }

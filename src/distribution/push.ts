@@ -7,14 +7,12 @@
  * schema 2 manifest.
  */
 import { BerthError, invalid } from '../errors';
-import type { EventBus } from '../engine/events';
-import type { ImageConfig } from '../engine/image-config';
-import type { ImageService } from '../engine/images';
 import { type ContentStore, type Digest, sha256 } from '../store/content-store';
 import type { LayerBlob, LayerStore } from '../store/layers';
 import { gzipParallel } from '../store/parallel-gzip';
 import { familiarName, type Reference, repositoryName } from '../wire/reference';
 import type { Credentials } from './auth';
+import type { ConfigSummary, ImageEvents, LocalImages } from './local-images';
 import type { BlobSources } from './blob-sources';
 import { type Descriptor, MediaType } from './manifest';
 import { LayerProgress, type ProgressSink } from './progress';
@@ -23,10 +21,10 @@ import { type Registries, Repository } from './registry';
 export interface PushDeps {
   sources: BlobSources;
   registries: Registries;
-  images: ImageService;
+  images: LocalImages;
   layers: LayerStore;
   content: ContentStore;
-  events: EventBus;
+  events: ImageEvents;
 }
 
 export interface PushRequest {
@@ -58,8 +56,8 @@ export class Pusher {
 
   private async pushImage(repo: Repository, ref: Reference, id: Digest, progress: ProgressSink): Promise<void> {
     const configBytes = this.deps.content.readSmall(id);
-    const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
-    const diffIds = config.rootfs.diff_ids;
+    const config = JSON.parse(configBytes.toString('utf8')) as ConfigSummary;
+    const diffIds = config.rootfs?.diff_ids ?? [];
     const bars = diffIds.map((d) => new LayerProgress(progress, d.slice(7, 19), 'Pushing', this.deps.layers.tarSize(d) ?? 0));
     for (const b of bars) b.status('Preparing');
     const lease = this.deps.content.lease();

@@ -48,15 +48,7 @@ export function sortedMap<T>(m: Record<string, T> | null | undefined): Record<st
   return Object.fromEntries(Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-export function hostArchitecture(): string {
-  switch (process.arch) {
-    case 'x64': return 'amd64';
-    case 'ia32': return '386';
-    case 'arm64': return 'arm64';
-    case 'arm': return 'arm';
-    default: return process.arch;
-  }
-}
+export { hostArchitecture } from '../wire/platform';
 
 const CHANGE_KEYWORDS = new Set(['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR']);
 

@@ -10,6 +10,7 @@ import { FlagError, type FlagSpec, type ParsedFlags } from '../flags';
 import { parseMounts, volumeBinds } from '../mount-spec';
 import { proxySignals } from '../signal-proxy';
 import { followTerminalSize, isTerminal, NOT_A_TTY, rawMode, runSession } from '../tty';
+import { pullImage } from './distribution';
 import { healthcheckBody, POLICY_FLAGS, restartBody } from './run-policy';
 import { NETWORK_FLAGS, networkFields } from './run-network';
 import { CREATE_RESOURCE_FLAGS, createHostFields, readKeyValueFile } from './run-resources';
@@ -34,6 +35,9 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: 'mount', type: 'list', valueName: 'mount', description: 'Attach a filesystem mount to the container' },
   { name: 'volumes-from', type: 'list', description: 'Mount volumes from the specified container(s)' },
   { name: 'volume-driver', type: 'string', description: 'Optional volume driver for the container' },
+  { name: 'pull', type: 'string', description: 'Pull image before running ("always", "missing", "never")', default: 'missing' },
+  { name: 'quiet', short: 'q', type: 'bool', description: 'Suppress the pull output' },
+  { name: 'platform', type: 'string', description: 'Set platform if server is multi-platform capable' },
   ...POLICY_FLAGS,
   ...CREATE_RESOURCE_FLAGS,
   ...NETWORK_FLAGS,
@@ -131,6 +135,8 @@ export function attachStreams(flags: ParsedFlags): string[] {
 /** Creates the container; a missing image is reported as Docker reports it before its pull. */
 async function createContainer(ctx: CommandContext, attached: boolean): Promise<string> {
   const { flags, args, client, io } = ctx;
+  const pull = flags.string('pull');
+  if (!['always', 'missing', 'never', ''].includes(pull)) throw new Error(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
   // Flag values and specs are checked before the image reference, as docker parses them first.
   const body = createBody(flags, args, attached);
   try {
@@ -139,32 +145,27 @@ async function createContainer(ctx: CommandContext, attached: boolean): Promise<
     if (e instanceof ReferenceError) throw new Error(`invalid reference format: ${e.message.replace(/^invalid reference format: ?/, '') || 'repository name must be lowercase'}`);
   }
   const name = flags.string('name') || undefined;
+  const platform = flags.string('platform') || process.env.DOCKER_DEFAULT_PLATFORM || undefined;
+  // Pull output goes to stderr: stdout carries only the container id.
+  const pullIt = () => pullImage(client, io, args[0], io.stderr, { quiet: flags.bool('quiet'), platform });
+  if (pull === 'always') await pullIt();
+  const create = () => client.json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', { query: { name, platform }, body });
+  let res;
   try {
-    const res = await client.json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', { query: { name }, body });
-    for (const w of res.Warnings ?? []) io.stderr.write(`WARNING: ${w}\n`);
-    return res.Id;
+    res = await create();
   } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404 || !/No such image/.test(e.message)) throw e;
-  }
-  let display = args[0];
-  try {
-    display = familiarName(withDefaultTag(parseReference(args[0])));
-  } catch {
-    // shown as typed
-  }
-  io.stderr.write(`Unable to find image '${display}' locally\n`);
-  const pull = await client.raw('POST', '/images/create', { query: { fromImage: args[0] } }, true);
-  const text = await readAll(pull);
-  if ((pull.statusCode ?? 500) >= 400) {
-    let msg = text.trim();
+    if (!(e instanceof ApiError) || e.status !== 404 || !/No such image/.test(e.message) || pull !== 'missing') throw e;
+    let display = args[0];
     try {
-      msg = (JSON.parse(text) as { message: string }).message;
+      display = familiarName(withDefaultTag(parseReference(args[0])));
     } catch {
-      // keep the raw text
+      // shown as typed
     }
-    throw new ApiError(pull.statusCode ?? 500, msg);
+    if (!flags.bool('quiet')) io.stderr.write(`Unable to find image '${display}' locally\n`);
+    await pullIt();
+    res = await create();
   }
-  const res = await client.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
+  for (const w of res.Warnings ?? []) io.stderr.write(`WARNING: ${w}\n`);
   return res.Id;
 }
 
