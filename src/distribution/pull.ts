@@ -260,7 +260,8 @@ export class Puller {
     const name = familiarRepository(ref);
     if (e.kind === 'not-found' && ref.tag !== undefined) return new BerthError('not-found', `manifest for ${familiarName(ref)} not found: ${e.message.replace(/^.*? not found: /, '')}`);
     if ((e.kind === 'unauthorized' || e.kind === 'forbidden') && !/^Get "/.test(e.message)) {
-      return new BerthError(e.kind, `pull access denied for ${name}, repository does not exist or may require 'docker login': ${e.message}`);
+      // Not 401: the docker CLI answers a 401 to a pull by prompting for a login.
+      return new BerthError('not-found', `pull access denied for ${name}, repository does not exist or may require 'docker login': ${e.message}`);
     }
     return e;
   }

@@ -76,7 +76,7 @@ test('push, remove, pull back by tag and by digest, run; a second push mounts or
   assert.match(await ok(['push', `${reg.host}/other/bb:2`]), /Layer already exists/);
   await ok(['rmi', '-f', id]);
   // Busybox itself still holds its own blobs; nothing of the pulled image stays behind.
-  assert.equal(blobCount(), before + 1, 'the busybox layer gained one kept gzip form (made by the push)');
+  assert.equal(blobCount(), before, 'the image\'s config went, the busybox layer gained the gzip form the push made');
 
   const missing = await d.docker(['pull', `${reg.host}/test/bb:nope`]);
   assert.equal(missing.code, 1);
@@ -109,7 +109,7 @@ test('token auth: docker login, push and pull with the token; wrong credentials 
   await ok(['logout', secure.host]);
   const anon = await d.docker(['pull', name]);
   assert.equal(anon.code, 1);
-  assert.match(anon.stderr, /unauthorized|denied/);
+  assert.match(anon.stderr, /pull access denied for .*sec\/bb, repository does not exist or may require 'docker login': unauthorized/);
 });
 
 test('a multi-arch index: the host platform by default, --platform linux/arm64 on request', async () => {
