@@ -21,6 +21,9 @@ const TAR_ARGS = [
   '-',
 ];
 
+/** Bytes a consumer may have queued before its writer waits (per layer being unpacked). */
+const QUEUE_LIMIT = 8 << 20;
+
 export interface Extraction {
   /** Feed the tar bytes; resolves when the chunk is accepted (backpressure). */
   write(chunk: Buffer): Promise<void>;
@@ -52,7 +55,9 @@ export function startExtraction(dir: string): Extraction {
   return {
     write(chunk) {
       if (tar.stdin.destroyed) return exited.then(() => Promise.reject(failed()));
-      if (tar.stdin.write(chunk)) return Promise.resolve();
+      // Waits only when megabytes are queued: tar reads the pipe 10 KiB at a time, and waiting
+      // for each drain would keep the other consumers of the same bytes in lockstep with it.
+      if (tar.stdin.write(chunk) || tar.stdin.writableLength < QUEUE_LIMIT) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const onDrain = () => { tar.off('close', onClose); resolve(); };
         const onClose = () => { tar.stdin.off('drain', onDrain); reject(failed()); };

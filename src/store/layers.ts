@@ -213,7 +213,7 @@ class DigestOnly implements TarSink {
 }
 
 function writeTo(w: Writable, chunk: Buffer): Promise<void> {
-  if (w.write(chunk)) return Promise.resolve();
+  if (w.write(chunk) || w.writableLength < 8 << 20) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onDrain = () => { w.off('error', onError); w.off('close', onDrain); resolve(); };
     const onError = (e: Error) => { w.off('drain', onDrain); reject(e); };
