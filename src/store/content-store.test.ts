@@ -171,11 +171,11 @@ describe('BlobWriter', () => {
   it('abort() after writing removes the temporary file', async () => {
     const { root, store } = newStore();
     const w = store.writer();
-    // Above the 16 KiB high-water mark, write() resolves on 'drain': the bytes are on disk and
-    // no write is in flight (aborting during one is the separate, todo-marked case below).
-    await w.write(Buffer.alloc(64 * 1024, 1));
+    // Above the 8 MiB the writer lets queue, write() resolves on 'drain': the bytes are on disk
+    // and no write is in flight (aborting during one is the separate, todo-marked case below).
+    await w.write(Buffer.alloc(9 << 20, 1));
     assert.equal(ingestFiles(root).length, 1);
-    assert.equal(fs.statSync(join(root, 'ingest', ingestFiles(root)[0])).size, 64 * 1024);
+    assert.equal(fs.statSync(join(root, 'ingest', ingestFiles(root)[0])).size, 9 << 20);
     w.abort();
     await sleep(20);
     assert.deepEqual(ingestFiles(root), []);
