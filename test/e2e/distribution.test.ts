@@ -112,6 +112,34 @@ test('token auth: docker login, push and pull with the token; wrong credentials 
   assert.match(anon.stderr, /pull access denied for .*sec\/bb, repository does not exist or may require 'docker login': unauthorized/);
 });
 
+test('the berth CLI: login, push with progress lines, pull by tag, wrong credentials exit 1 with unauthorized', async () => {
+  const name = `${secure.host}/cli/bb:1`;
+  const bad = await d.berth(['login', '-u', 'alice', '--password-stdin', secure.host], { input: 'nope\n' });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /unauthorized/);
+  const login = await d.berth(['login', '-u', 'alice', '--password-stdin', secure.host], { input: 'wonderland\n' });
+  assert.equal(login.code, 0, login.stderr);
+  assert.match(login.stdout, /Login Succeeded/);
+  const saved = JSON.parse(fs.readFileSync(join(d.dir, 'berth-config', 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+  assert.equal(Buffer.from(saved.auths[secure.host].auth, 'base64').toString(), 'alice:wonderland');
+
+  assert.equal((await d.berth(['tag', 'busybox', name])).code, 0);
+  const push = await d.berth(['push', name]);
+  assert.equal(push.code, 0, push.stderr);
+  assert.match(push.stdout, /: (Pushed|Layer already exists|Mounted from)/);
+  assert.match(push.stdout, /1: digest: sha256:[a-f0-9]{64} size: \d+/);
+  assert.equal((await d.berth(['rmi', name])).code, 0);
+  const pull = await d.berth(['pull', name]);
+  assert.equal(pull.code, 0, pull.stderr);
+  assert.match(pull.stdout, new RegExp(`Status: (Downloaded newer image|Image is up to date) for ${name}`));
+
+  assert.equal((await d.berth(['logout', secure.host])).code, 0);
+  const anon = await d.berth(['pull', name]);
+  assert.equal(anon.code, 1);
+  assert.match(anon.stderr, /pull access denied/);
+  await d.berth(['rmi', name]);
+});
+
 test('a multi-arch index: the host platform by default, --platform linux/arm64 on request', async () => {
   const repo = `${reg.host}/multi/app`;
   await ok(['tag', 'busybox', `${repo}:amd64`]);

@@ -191,7 +191,8 @@ export class Daemon {
 
   /** Runs the berth CLI against this daemon. */
   berth(args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<Result> {
-    return this.exec(BERTH, ['-H', this.host, ...args], opts);
+    // Its own docker config dir: `berth login` never writes the host user's credentials.
+    return this.exec(BERTH, ['-H', this.host, ...args], { ...opts, env: { DOCKER_CONFIG: join(this.dir, 'berth-config') } });
   }
 
   /** Runs the real docker CLI against this daemon. */
