@@ -295,3 +295,23 @@ async function registryUpload(host: string, repo: string, blob: Buffer): Promise
   assert.equal(put.status, 201, put.body.toString());
 }
 
+
+test('--registry-mirror: Docker Hub names are pulled from the mirror', async () => {
+  // The mirror holds library/mirrored:1; with it configured, `mirrored:1` (docker.io) never
+  // needs Docker Hub, so nothing leaves the machine.
+  await ok(['tag', 'busybox', `${reg.host}/library/mirrored:1`]);
+  await ok(['push', `${reg.host}/library/mirrored:1`]);
+  await d.stop();
+  d.extraArgs = ['--registry-mirror', `http://${reg.host}`];
+  try {
+    await d.launch();
+    const pulled = await ok(['pull', 'mirrored:1']);
+    assert.match(pulled, /Status: (Downloaded newer image|Image is up to date) for mirrored:1/);
+    assert.equal(await ok(['run', '--rm', 'mirrored:1', 'echo', 'via the mirror']), 'via the mirror\n');
+    assert.match(await ok(['image', 'inspect', '-f', '{{json .RepoDigests}}', 'mirrored:1']), /"mirrored@sha256:[a-f0-9]{64}"/);
+  } finally {
+    await d.stop();
+    d.extraArgs = [];
+    await d.launch();
+  }
+});
