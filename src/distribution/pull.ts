@@ -236,7 +236,8 @@ export class Puller {
     }.call(this);
     try {
       const tar = compression === 'gzip' ? decompress(source) : source;
-      const unpacked = await this.deps.layers.unpack(tar, { keepTar: compression === 'none', diffId });
+      // Large layers unpack on a worker thread: this one keeps the download and its digest.
+      const unpacked = await this.deps.layers.unpack(tar, { keepTar: compression === 'none', diffId, offThread: desc.size > 4 << 20 });
       bar.status('Verifying Checksum');
       try {
         if (blob) await blob.commit({ digest: desc.digest, size: desc.size });

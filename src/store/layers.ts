@@ -5,7 +5,9 @@
  * snapshot is committed, and start-up deletes snapshots without a row.
  */
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { BerthError, invalid, messageOf } from '../errors';
 import { type ContentStore, type Digest, sha256 } from './content-store';
 import type { Db } from './db';
@@ -13,6 +15,7 @@ import { decompress } from './compression';
 import { startExtraction } from './layer-apply';
 import type { OverlaySnapshotter } from './snapshots';
 import { createTarValidator, UnsafeTarError } from './tar-validate';
+import type { FromWorker, ToWorker, UnpackWorkerData } from './unpack-worker';
 
 export interface Layer {
   chainId: Digest;
@@ -71,7 +74,8 @@ export class LayerStore {
    * Layers that arrive compressed (pulls) skip the uncompressed copy: their compressed blob is
    * kept instead and `openTar` decompresses it when a save or a push needs the tar.
    */
-  async unpack(tar: AsyncIterable<Buffer>, opts: { keepTar: boolean; diffId?: Digest }): Promise<UnpackedLayer> {
+  async unpack(tar: AsyncIterable<Buffer>, opts: { keepTar: boolean; diffId?: Digest; offThread?: boolean }): Promise<UnpackedLayer> {
+    if (opts.offThread && !opts.keepTar) return this.unpackOffThread(tar, opts.diffId);
     const blob: TarSink = opts.keepTar ? this.content.writer() : new DigestOnly();
     const validator = createTarValidator();
     const ingest = this.snapshots.ingest();
@@ -99,6 +103,10 @@ export class LayerStore {
       if (e instanceof UnsafeTarError || /^invalid tar/.test(messageOf(e))) throw invalid(messageOf(e), e);
       throw invalid(`invalid layer: ${messageOf(e)}`, e);
     }
+    return this.unpacked(ingest, diffId, size);
+  }
+
+  private unpacked(ingest: ReturnType<OverlaySnapshotter['ingest']>, diffId: Digest, size: number): UnpackedLayer {
     return {
       diffId,
       size,
@@ -112,6 +120,69 @@ export class LayerStore {
       },
       abort: () => ingest.abort(),
     };
+  }
+
+  /**
+   * unpack() with the per-byte work (hash, validator, feeding tar) on a worker thread, for large
+   * layers that arrive compressed: the caller's thread keeps the download and its digest.
+   */
+  private async unpackOffThread(tar: AsyncIterable<Buffer>, expected: Digest | undefined): Promise<UnpackedLayer> {
+    const ingest = this.snapshots.ingest();
+    const worker = new Worker(join(__dirname, 'unpack-worker.js'), { workerData: { dir: ingest.dir } satisfies UnpackWorkerData });
+    let inflight = 0;
+    let wake: (() => void) | undefined;
+    let outcome: FromWorker | undefined;
+    const finished = new Promise<FromWorker>((resolve) => {
+      worker.on('message', (m: FromWorker) => {
+        if ('ack' in m) inflight -= m.ack;
+        else {
+          outcome = m;
+          resolve(m);
+        }
+        wake?.();
+      });
+      worker.on('error', (e) => {
+        outcome = { error: messageOf(e), unsafe: false };
+        resolve(outcome);
+        wake?.();
+      });
+      worker.on('exit', () => {
+        outcome ??= { error: 'the unpacking thread exited', unsafe: false };
+        resolve(outcome);
+        wake?.();
+      });
+    });
+    const toWorker = (m: ToWorker) => worker.postMessage(m);
+    let result: FromWorker;
+    try {
+      for await (const chunk of tar) {
+        if (outcome) break;
+        toWorker(chunk);
+        inflight += chunk.length;
+        // At most 32 MiB in flight: the thread works ahead, memory stays bounded.
+        while (inflight > 32 << 20 && !outcome) await new Promise<void>((r) => (wake = r));
+      }
+      if (!outcome) toWorker({ end: true });
+      result = await finished;
+    } catch (e) {
+      if (!outcome) toWorker({ abort: true });
+      await finished;
+      await worker.terminate();
+      ingest.abort();
+      throw e;
+    }
+    await worker.terminate();
+    if ('error' in result) {
+      ingest.abort();
+      throw invalid(result.unsafe ? result.error : `invalid layer: ${result.error}`);
+    }
+    if (!('done' in result)) throw new BerthError('internal', 'unexpected answer from the unpacking thread');
+    const { diffId, size } = result.done;
+    if (expected && expected !== diffId) {
+      ingest.abort();
+      throw invalid(`digest mismatch: expected ${expected}, got ${diffId}`);
+    }
+    return this.unpacked(ingest, diffId, size);
   }
 
   /** Remembers that `blob` decompresses to the layer tar `diffId`. */
@@ -134,7 +205,17 @@ export class LayerStore {
   openTar(diffId: Digest): AsyncIterable<Buffer> {
     if (this.content.has(diffId)) return this.content.createReadStream(diffId);
     const gz = this.blobsOf(diffId).find((b) => b.mediaType.includes('gzip'));
-    if (gz) return decompress(this.content.createReadStream(gz.digest));
+    if (gz) {
+      // decompress() stops reading when its consumer gives up but leaves the source open: close the file here.
+      const file = this.content.createReadStream(gz.digest);
+      return (async function* () {
+        try {
+          yield* decompress(file);
+        } finally {
+          file.destroy();
+        }
+      })();
+    }
     throw new BerthError('not-found', `layer ${diffId} has no data in the store`);
   }
 
