@@ -8,7 +8,7 @@ import { type ContentStore, type Digest, isDigest } from '../store/content-store
 import type { Db } from '../store/db';
 import { chainIdOf, type LayerStore } from '../store/layers';
 import {
-  familiarName, fullName, parseReference, type Reference, ReferenceError, withDefaultTag,
+  familiarName, fullName, parseReference, type Reference, ReferenceError, repositoryName, withDefaultTag,
 } from '../wire/reference';
 import type { EventBus } from './events';
 import { applyChanges, type HistoryEntry, hostArchitecture, type ImageConfig } from './image-config';
@@ -167,6 +167,10 @@ export class ImageService {
     return rows.map((r) => familiarName(parseReference(r.ref)));
   }
 
+  private repoDigestsRows(id: Digest): string[] {
+    return (this.db.prepare('SELECT ref FROM repo_digests WHERE image_id = ?').all(id) as { ref: string }[]).map((r) => r.ref);
+  }
+
   /** Records that `repo` (a reference without tag) serves this image under manifest `digest`. */
   addRepoDigest(repo: Reference, digest: Digest, id: Digest): void {
     const ref = fullName({ domain: repo.domain, path: repo.path, digest });
@@ -210,15 +214,37 @@ export class ImageService {
     const byReference = this.isReferenceLookup(name, image.id);
     const out: DeleteResponse[] = [];
 
-    if (byReference) {
+    const parsed = byReference ? withDefaultTag(parseReference(name)) : undefined;
+    if (parsed?.digest !== undefined) {
+      // repo@digest: that reference goes; the image too once nothing else names it.
+      const ref = fullName({ domain: parsed.domain, path: parsed.path, digest: parsed.digest });
+      this.db.prepare('DELETE FROM repo_digests WHERE ref = ?').run(ref);
+      out.push({ Untagged: familiarName(parseReference(ref)) });
+      if (tags.length > 0 || this.repoDigestsOf(image.id).length > 0 || users.length > 0) {
+        this.events.emit('image', 'untag', image.id, { name: familiarName(parseReference(ref)) });
+        return out;
+      }
+    } else if (byReference) {
       const ref = fullName(withDefaultTag(parseReference(name)));
-      if (tags.length > 1 || (users.length > 0 && !opts.force)) {
-        if (tags.length === 1) {
+      // Digest references of the same repository go with its last tag (as Docker has it);
+      // those of other repositories keep the image.
+      const repo = repositoryName(parseReference(ref));
+      const elsewhere = this.repoDigestsRows(image.id).filter((r) => !r.startsWith(`${repo}@`)).length;
+      if (tags.length + elsewhere > 1 || (users.length > 0 && !opts.force)) {
+        if (tags.length === 1 && elsewhere === 0 && users.length > 0) {
           throw conflict(`conflict: unable to remove repository reference "${name}" (must force) - container ${users[0].id.slice(0, 12)} is using its referenced image ${short}`);
         }
         this.db.prepare('DELETE FROM tags WHERE ref = ?').run(ref);
-        this.events.emit('image', 'untag', image.id, { name: familiarName(parseReference(ref)) });
-        return [{ Untagged: familiarName(parseReference(ref)) }];
+        const gone = [ref];
+        if (!tags.some((t) => t.ref !== ref && t.ref.startsWith(`${repo}:`))) {
+          for (const r of this.repoDigestsRows(image.id).filter((d) => d.startsWith(`${repo}@`))) {
+            this.db.prepare('DELETE FROM repo_digests WHERE ref = ?').run(r);
+            gone.push(r);
+          }
+        }
+        const names = gone.map((r) => familiarName(parseReference(r)));
+        for (const n of names) this.events.emit('image', 'untag', image.id, { name: n });
+        return names.map((n) => ({ Untagged: n }));
       }
     } else if (tags.length > 1 && !opts.force) {
       throw conflict(`conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
@@ -235,7 +261,10 @@ export class ImageService {
         this.db.prepare('DELETE FROM tags WHERE ref = ?').run(t.ref);
         out.push({ Untagged: familiarName(parseReference(t.ref)) });
       }
-      this.db.prepare('DELETE FROM repo_digests WHERE image_id = ?').run(image.id);
+      for (const r of this.repoDigestsRows(image.id)) {
+        this.db.prepare('DELETE FROM repo_digests WHERE ref = ?').run(r);
+        out.push({ Untagged: familiarName(parseReference(r)) });
+      }
       this.db.prepare('DELETE FROM images WHERE id = ?').run(image.id);
     })();
     for (const t of out) this.events.emit('image', 'untag', image.id, { name: (t as { Untagged: string }).Untagged });

@@ -74,7 +74,8 @@ test('push, remove, pull back by tag and by digest, run; a second push mounts or
   await ok(['tag', id, `${reg.host}/other/bb:2`]);
   assert.match(await ok(['push', `${reg.host}/other/bb:2`]), /Mounted from test\/bb/);
   assert.match(await ok(['push', `${reg.host}/other/bb:2`]), /Layer already exists/);
-  await ok(['rmi', '-f', id]);
+  await ok(['rmi', `${reg.host}/other/bb:2`]);
+  assert.equal(await ok(['rmi', byDigest]), `Untagged: ${byDigest}\nDeleted: ${id}\n`);
   // Busybox itself still holds its own blobs; nothing of the pulled image stays behind.
   assert.equal(blobCount(), before, 'the image\'s config went, the busybox layer gained the gzip form the push made');
 
