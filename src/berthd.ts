@@ -11,6 +11,7 @@ import { containerFsRoutes } from './api/routes/container-fs';
 import { containerObserveRoutes } from './api/routes/container-observe';
 import { execRoutes } from './api/routes/exec';
 import { distributionRoutes } from './api/routes/distribution';
+import { imageArchiveRoutes } from './api/routes/image-archive';
 import { imageRoutes } from './api/routes/images';
 import { systemRoutes } from './api/routes/system';
 import { createApiServer } from './api/server';
@@ -107,7 +108,7 @@ export async function main(argv: string[]): Promise<void> {
     fail(log, `cannot open the engine: ${(e as Error).message}`);
   }
   const server = createApiServer({
-    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...distributionRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine), ...networkRoutes(engine), ...volumeRoutes(engine), ...systemDfRoutes(engine)],
+    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...distributionRoutes(engine), ...imageArchiveRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine), ...networkRoutes(engine), ...volumeRoutes(engine), ...systemDfRoutes(engine)],
     serverHeader: `berth/${BERTH_VERSION} (linux)`,
     log,
   });

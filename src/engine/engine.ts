@@ -29,6 +29,7 @@ import { ContainerService } from './containers';
 import { ContainerFs } from './container-fs';
 import { EventBus } from './events';
 import { ExecService } from './exec';
+import { ImageArchive } from './image-archive';
 import { ImageService } from './images';
 import { NetworkService } from './networks';
 import { VolumeService } from './volumes';
@@ -66,6 +67,8 @@ export class Engine {
   readonly registries: Registries;
   readonly puller: Puller;
   readonly pusher: Pusher;
+  /** docker save and docker load. */
+  readonly imageArchive: ImageArchive;
   readonly containers: ContainerService;
   /** docker cp, export, diff, commit: a container's filesystem from the outside. */
   readonly containerFs: ContainerFs;
@@ -102,6 +105,7 @@ export class Engine {
     const sources = new BlobSources(db);
     this.puller = new Puller({ registries: this.registries, images: this.images, layers, content, events: this.events, sources });
     this.pusher = new Pusher({ registries: this.registries, images: this.images, layers, content, events: this.events, sources });
+    this.imageArchive = new ImageArchive({ images: this.images, layers, content, db, events: this.events });
     this.networks = new NetworkService({
       db, execRoot: config.execRoot, dataRoot: config.dataRoot, tag: this.id.replace(/-/g, '').slice(0, 8), bridge: config.bridge ?? 'berth0', dns: config.dns ?? [], addressPools: config.addressPools ?? [],
       ...(config.bip ? { bip: config.bip } : {}), ...(config.iptables !== false ? { iptables: new Iptables() } : {}), log: config.log,

@@ -33,8 +33,12 @@ export async function* decompress(source: AsyncIterable<Buffer>): AsyncGenerator
   if (head.length === 0) return;
   const kind = detectCompression(head);
   if (kind === 'none') {
-    yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    try {
+      yield head;
+      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    } finally {
+      await it.return?.();
+    }
     return;
   }
   if (kind !== 'gzip') throw invalid(`unsupported compression: ${kind} (berth reads gzip and uncompressed tars)`);
@@ -44,18 +48,23 @@ export async function* decompress(source: AsyncIterable<Buffer>): AsyncGenerator
   const gunzip = createGunzip({ chunkSize: 256 << 10, highWaterMark: 4 << 20 } as ZlibOptions);
   // Input is coalesced to 256 KiB too: network reads are 16–64 KiB, and each write is a round trip.
   const rest = async function* (): AsyncGenerator<Buffer> {
-    let pending: Buffer[] = [head];
-    let size = head.length;
-    for (let r = await it.next(); !r.done; r = await it.next()) {
-      pending.push(r.value);
-      size += r.value.length;
-      if (size >= 256 << 10) {
-        yield pending.length === 1 ? pending[0] : Buffer.concat(pending, size);
-        pending = [];
-        size = 0;
+    try {
+      let pending: Buffer[] = [head];
+      let size = head.length;
+      for (let r = await it.next(); !r.done; r = await it.next()) {
+        pending.push(r.value);
+        size += r.value.length;
+        if (size >= 256 << 10) {
+          yield pending.length === 1 ? pending[0] : Buffer.concat(pending, size);
+          pending = [];
+          size = 0;
+        }
       }
+      if (size > 0) yield Buffer.concat(pending, size);
+    } finally {
+      // A consumer that stops early ends the source too (a file closes, a download stops).
+      await it.return?.();
     }
-    if (size > 0) yield Buffer.concat(pending, size);
   };
   // A failing source destroys gunzip with its error, which the loop below then throws.
   pipeline(Readable.from(rest()), gunzip).catch(() => {});

@@ -228,8 +228,7 @@ function emptyCollections(): Route[] {
 /** Docker endpoints berth does not serve yet: a clear 501 rather than a 404 or a hang. */
 const PLANNED: [string, string][] = [
   ['GET', '/containers/{id}/attach/ws'],
-  ['GET', '/images/{name*}/get'], ['GET', '/images/get'],
-  ['POST', '/images/load'], ['GET', '/images/search'], ['POST', '/build'], ['POST', '/build/prune'],
+  ['GET', '/images/search'], ['POST', '/build'], ['POST', '/build/prune'],
   ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
   ['GET', '/plugins/privileges'], ['POST', '/plugins/pull'],
 ];
