@@ -13,7 +13,8 @@ import { LayerStore } from '../store/layers';
 import { OverlaySnapshotter } from '../store/snapshots';
 import { EventBus } from './events';
 import { hostArchitecture } from './image-config';
-import { ImageArchive, namesOf } from './image-archive';
+import { ImageArchive } from './image-archive';
+import { namesOf } from './image-archive-load';
 import { ImageService } from './images';
 
 const scratch = fs.mkdtempSync(join(os.tmpdir(), 'berth-archive-'));
