@@ -67,7 +67,7 @@ export async function* gzipParallel(
     queue.push(startJob(deflateBlock(block, window, level)));
     window = lastWindow(window, block);
     // Only now, with every thread given work, let the consumer take its time.
-    while (queue[0].done) yield await queue.shift()!.output;
+    while (queue.length > 0 && queue[0].done) yield await queue.shift()!.output;
   }
   for (let job = queue.shift(); job; job = queue.shift()) yield await job.output;
   const trailer = Buffer.alloc(8);
