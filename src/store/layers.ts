@@ -15,7 +15,7 @@ import { decompress } from './compression';
 import { startExtraction } from './layer-apply';
 import type { OverlaySnapshotter } from './snapshots';
 import { createTarValidator, UnsafeTarError } from './tar-validate';
-import type { FromWorker, ToWorker, UnpackWorkerData } from './unpack-worker';
+import type { FromWorker, ToWorker } from './unpack-worker';
 
 export interface Layer {
   chainId: Digest;
@@ -128,31 +128,39 @@ export class LayerStore {
    */
   private async unpackOffThread(tar: AsyncIterable<Buffer>, expected: Digest | undefined): Promise<UnpackedLayer> {
     const ingest = this.snapshots.ingest();
-    const worker = new Worker(join(__dirname, 'unpack-worker.js'), { workerData: { dir: ingest.dir } satisfies UnpackWorkerData });
+    const worker = takeWorker();
     let inflight = 0;
     let wake: (() => void) | undefined;
     let outcome: FromWorker | undefined;
+    let crashed = false;
+    let onMessage: (m: FromWorker) => void = () => {};
+    let onGone: (e?: unknown) => void = () => {};
     const finished = new Promise<FromWorker>((resolve) => {
-      worker.on('message', (m: FromWorker) => {
+      onMessage = (m) => {
         if ('ack' in m) inflight -= m.ack;
         else {
           outcome = m;
           resolve(m);
         }
         wake?.();
-      });
-      worker.on('error', (e) => {
-        outcome = { error: messageOf(e), unsafe: false };
+      };
+      onGone = (e) => {
+        crashed = true;
+        outcome ??= { error: e ? messageOf(e) : 'the unpacking thread exited', unsafe: false };
         resolve(outcome);
         wake?.();
-      });
-      worker.on('exit', () => {
-        outcome ??= { error: 'the unpacking thread exited', unsafe: false };
-        resolve(outcome);
-        wake?.();
-      });
+      };
     });
+    worker.on('message', onMessage);
+    worker.on('error', onGone);
+    worker.on('exit', onGone);
+    const release = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onGone);
+      worker.off('exit', onGone);
+    };
     const toWorker = (m: ToWorker) => worker.postMessage(m);
+    toWorker({ start: ingest.dir });
     let result: FromWorker;
     try {
       for await (const chunk of tar) {
@@ -167,11 +175,13 @@ export class LayerStore {
     } catch (e) {
       if (!outcome) toWorker({ abort: true });
       await finished;
-      await worker.terminate();
+      release();
+      giveBack(worker, crashed);
       ingest.abort();
       throw e;
     }
-    await worker.terminate();
+    release();
+    giveBack(worker, crashed);
     if ('error' in result) {
       ingest.abort();
       throw invalid(result.unsafe ? result.error : `invalid layer: ${result.error}`);
@@ -268,6 +278,25 @@ export class LayerStore {
   all(): Digest[] {
     return (this.db.prepare('SELECT chain_id FROM layers').all() as { chain_id: Digest }[]).map((r) => r.chain_id);
   }
+}
+
+/** Idle unpacking threads, kept for the next large layer (they do not hold the process open). */
+const idleWorkers: Worker[] = [];
+const MAX_IDLE_WORKERS = 3;
+
+function takeWorker(): Worker {
+  const w = idleWorkers.pop() ?? new Worker(join(__dirname, 'unpack-worker.js'));
+  w.ref();
+  return w;
+}
+
+function giveBack(w: Worker, broken: boolean): void {
+  if (broken || idleWorkers.length >= MAX_IDLE_WORKERS) {
+    void w.terminate();
+    return;
+  }
+  w.unref();
+  idleWorkers.push(w);
 }
 
 /** What a layer's bytes are hashed into: a blob writer, or only a hash when no copy is kept. */
