@@ -143,6 +143,13 @@ async function* blocks(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, 
   for await (const chunk of input) {
     let rest = chunk;
     while (length + rest.length >= size) {
+      if (length === 0) {
+        // A whole block inside one input chunk (1 MiB file reads): no copy. Input chunks are
+        // never reused by their producers (streams hand out fresh buffers).
+        yield Buffer.from(rest.buffer, rest.byteOffset, size);
+        rest = rest.subarray(size);
+        continue;
+      }
       const take = size - length;
       parts.push(rest.subarray(0, take));
       yield Buffer.concat(parts, size);
