@@ -235,9 +235,11 @@ export class Puller {
       }
     }.call(this);
     try {
-      const tar = compression === 'gzip' ? decompress(source) : source;
-      // Large layers unpack on a worker thread: this one keeps the download and its digest.
-      const unpacked = await this.deps.layers.unpack(tar, { keepTar: compression === 'none', diffId, offThread: desc.size > 4 << 20 });
+      // Large layers unpack (gunzip included) on a worker thread: this one keeps the download
+      // and its digest.
+      const offThread = desc.size > 4 << 20 && compression === 'gzip';
+      const tar = compression === 'gzip' && !offThread ? decompress(source) : source;
+      const unpacked = await this.deps.layers.unpack(tar, { keepTar: compression === 'none', diffId, offThread });
       bar.status('Verifying Checksum');
       try {
         if (blob) await blob.commit({ digest: desc.digest, size: desc.size });

@@ -75,6 +75,7 @@ export class LayerStore {
    * kept instead and `openTar` decompresses it when a save or a push needs the tar.
    */
   async unpack(tar: AsyncIterable<Buffer>, opts: { keepTar: boolean; diffId?: Digest; offThread?: boolean }): Promise<UnpackedLayer> {
+    // Off the thread, the input may still be gzip: the worker decompresses it.
     if (opts.offThread && !opts.keepTar) return this.unpackOffThread(tar, opts.diffId);
     const blob: TarSink = opts.keepTar ? this.content.writer() : new DigestOnly();
     const validator = createTarValidator();

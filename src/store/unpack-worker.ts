@@ -1,17 +1,20 @@
 /**
- * The per-byte half of unpacking a large layer, on a worker thread: the diff-id hash, the path
- * safety validator and feeding GNU tar. A pull's main thread then only receives, hashes and
- * stores the compressed bytes, and both cores work (measured: the main thread was the limit of
- * a 100 MB pull, with the second core half idle). Workers serve one layer after another and
- * are kept for the next (starting one costs tens of milliseconds: a module graph and koffi).
+ * The per-byte half of unpacking a large layer, on a worker thread: gunzip, the diff-id hash,
+ * the path safety validator and feeding GNU tar. A pull's main thread then only receives,
+ * hashes and stores the compressed bytes, and both cores work (measured: the main thread was
+ * the limit of a 100 MB pull, with the second core half idle). Workers serve one layer after
+ * another and are kept for the next (starting one costs tens of milliseconds: a module graph
+ * and koffi).
  *
- * Protocol, per layer: the parent posts { start: dir }, the tar chunks (Uint8Array), then
- * { end: true } (or { abort: true }); the worker answers { ack: bytes } as it consumes, and
- * finally { done: { diffId, size } } or { error, unsafe }.
+ * Protocol, per layer: the parent posts { start: dir }, the layer's bytes as they came (maybe
+ * gzip: recognised by their magic) as Uint8Array chunks, then { end: true } (or { abort: true });
+ * the worker answers { ack: bytes } as it consumes input, and finally { done: { diffId, size } }
+ * or { error, unsafe }.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { type Extraction, startExtraction } from './layer-apply';
+import { decompress } from './compression';
+import { startExtraction } from './layer-apply';
 import { createTarValidator, UnsafeTarError } from './tar-validate';
 
 export type FromWorker =
@@ -21,66 +24,76 @@ export type FromWorker =
 
 export type ToWorker = { start: string } | Uint8Array | { end: true } | { abort: true };
 
-/** Acknowledge after this many bytes, so the parent can bound what is in flight. */
+/** Acknowledge after this many input bytes, so the parent can bound what is in flight. */
 const ACK_EVERY = 4 << 20;
 
-interface Job {
-  hash: Hash;
-  validator: ReturnType<typeof createTarValidator>;
-  extraction: Extraction;
-  validatorError?: unknown;
-  unacked: number;
-  failed: boolean;
+/** One layer's input as an async iterable fed by messages. */
+class Inbox implements AsyncIterable<Buffer> {
+  private readonly queue: (Buffer | null | Error)[] = [];
+  private wake: (() => void) | undefined;
+
+  push(item: Buffer | null | Error): void {
+    this.queue.push(item);
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    for (;;) {
+      while (this.queue.length === 0) await new Promise<void>((r) => (this.wake = r));
+      const item = this.queue.shift()!;
+      if (item === null) return;
+      if (item instanceof Error) throw item;
+      yield item;
+    }
+  }
+}
+
+async function unpack(dir: string, input: Inbox, port: NonNullable<typeof parentPort>): Promise<FromWorker> {
+  const hash = createHash('sha256');
+  const validator = createTarValidator();
+  const extraction = startExtraction(dir);
+  let validatorError: unknown;
+  validator.on('error', (e) => (validatorError ??= e));
+  let unacked = 0;
+  const counted = async function* (): AsyncGenerator<Buffer> {
+    for await (const c of input) {
+      unacked += c.length;
+      if (unacked >= ACK_EVERY) {
+        port.postMessage({ ack: unacked } satisfies FromWorker);
+        unacked = 0;
+      }
+      yield c;
+    }
+  };
+  try {
+    for await (const chunk of decompress(counted())) {
+      if (validatorError) throw validatorError;
+      hash.update(chunk);
+      const v = validator.write(chunk) ? Promise.resolve() : drained(validator);
+      await Promise.all([v, extraction.write(chunk)]);
+    }
+    validator.end();
+    const summary = await validator.result;
+    await extraction.finish();
+    return { done: { diffId: `sha256:${hash.digest('hex')}`, size: summary.bytes } };
+  } catch (e) {
+    validator.destroy();
+    await extraction.abort();
+    return { error: e instanceof Error ? e.message : String(e), unsafe: e instanceof UnsafeTarError || /^invalid tar/.test(String((e as Error)?.message)) };
+  }
 }
 
 function serve(): void {
   const port = parentPort!;
-  let job: Job | undefined;
-  // Messages are handled one after another: each waits for the previous one's writes.
-  let chain = Promise.resolve();
-  const fail = async (j: Job, e: unknown) => {
-    if (j.failed) return;
-    j.failed = true;
-    j.validator.destroy();
-    await j.extraction.abort();
-    port.postMessage({ error: e instanceof Error ? e.message : String(e), unsafe: e instanceof UnsafeTarError || /^invalid tar/.test(String((e as Error)?.message)) } satisfies FromWorker);
-  };
+  let inbox: Inbox | undefined;
   port.on('message', (m: ToWorker) => {
-    chain = chain.then(async () => {
-      if (!(m instanceof Uint8Array) && 'start' in m) {
-        const validator = createTarValidator();
-        const j: Job = { hash: createHash('sha256'), validator, extraction: startExtraction(m.start), unacked: 0, failed: false };
-        validator.on('error', (e) => (j.validatorError ??= e));
-        job = j;
-        return;
-      }
-      const j = job;
-      if (!j || j.failed) return;
-      try {
-        if (m instanceof Uint8Array) {
-          if (j.validatorError) throw j.validatorError;
-          const chunk = Buffer.from(m.buffer, m.byteOffset, m.byteLength);
-          j.hash.update(chunk);
-          const v = j.validator.write(chunk) ? Promise.resolve() : drained(j.validator);
-          await Promise.all([v, j.extraction.write(chunk)]);
-          j.unacked += chunk.length;
-          if (j.unacked >= ACK_EVERY) {
-            port.postMessage({ ack: j.unacked } satisfies FromWorker);
-            j.unacked = 0;
-          }
-        } else if ('abort' in m) {
-          await fail(j, new Error('aborted'));
-        } else {
-          j.validator.end();
-          const summary = await j.validator.result;
-          await j.extraction.finish();
-          job = undefined;
-          port.postMessage({ done: { diffId: `sha256:${j.hash.digest('hex')}`, size: summary.bytes } } satisfies FromWorker);
-        }
-      } catch (e) {
-        await fail(j, e);
-      }
-    });
+    if (m instanceof Uint8Array) inbox?.push(Buffer.from(m.buffer, m.byteOffset, m.byteLength));
+    else if ('start' in m) {
+      const box = new Inbox();
+      inbox = box;
+      void unpack(m.start, box, port).then((r) => port.postMessage(r));
+    } else if ('abort' in m) inbox?.push(new Error('aborted'));
+    else inbox?.push(null);
   });
 }
 
