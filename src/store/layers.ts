@@ -6,13 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { BerthError, invalid, messageOf } from '../errors';
 import { type ContentStore, type Digest, sha256 } from './content-store';
 import type { Db } from './db';
 import { decompress } from './compression';
 import { startExtraction } from './layer-apply';
+import { writeTo } from './stream-write';
 import type { OverlaySnapshotter } from './snapshots';
 import { createTarValidator, UnsafeTarError } from './tar-validate';
 import type { FromWorker, ToWorker } from './unpack-worker';
@@ -321,15 +321,4 @@ class DigestOnly implements TarSink {
   abort(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-function writeTo(w: Writable, chunk: Buffer): Promise<void> {
-  if (w.write(chunk) || w.writableLength < 8 << 20) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onDrain = () => { w.off('error', onError); w.off('close', onDrain); resolve(); };
-    const onError = (e: Error) => { w.off('drain', onDrain); reject(e); };
-    w.once('drain', onDrain);
-    w.once('close', onDrain);
-    w.once('error', onError);
-  });
 }

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { decompress } from './compression';
 import { startExtraction } from './layer-apply';
+import { writeTo } from './stream-write';
 import { createTarValidator, UnsafeTarError } from './tar-validate';
 
 export type FromWorker =
@@ -69,8 +70,7 @@ async function unpack(dir: string, input: Inbox, port: NonNullable<typeof parent
     for await (const chunk of decompress(counted())) {
       if (validatorError) throw validatorError;
       hash.update(chunk);
-      const v = validator.write(chunk) ? Promise.resolve() : drained(validator);
-      await Promise.all([v, extraction.write(chunk)]);
+      await Promise.all([writeTo(validator, chunk), extraction.write(chunk)]);
     }
     validator.end();
     const summary = await validator.result;
@@ -94,18 +94,6 @@ function serve(): void {
       void unpack(m.start, box, port).then((r) => port.postMessage(r));
     } else if ('abort' in m) inbox?.push(new Error('aborted'));
     else inbox?.push(null);
-  });
-}
-
-function drained(w: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      w.off('drain', done);
-      w.off('close', done);
-      resolve();
-    };
-    w.on('drain', done);
-    w.on('close', done);
   });
 }
 
