@@ -11,6 +11,7 @@ import { hostArchitecture } from '../wire/platform';
 import { type ContentStore, type Digest, sha256 } from '../store/content-store';
 import { decompress } from '../store/compression';
 import { chainIdOf, type LayerStore } from '../store/layers';
+import { coalesce } from '../store/stream-write';
 import { familiarName, familiarRepository, type Reference } from '../wire/reference';
 import type { Credentials } from './auth';
 import type { ConfigSummary, ImageEvents, LocalImages } from './local-images';
@@ -270,22 +271,6 @@ export class Puller {
     }
     return e;
   }
-}
-
-/** Joins small chunks into pieces of at least `size` bytes (the last one may be smaller). */
-async function* coalesce(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  let n = 0;
-  for await (const c of source) {
-    pending.push(c);
-    n += c.length;
-    if (n >= size) {
-      yield pending.length === 1 ? pending[0] : Buffer.concat(pending, n);
-      pending = [];
-      n = 0;
-    }
-  }
-  if (n > 0) yield Buffer.concat(pending, n);
 }
 
 class Semaphore {

@@ -3,6 +3,10 @@
  * index.json, the cap on a config read back from the content store, and the backpressure wait
  * of both tar streams (entries written on save, the parser fed on load).
  */
+/**
+ * The full image name in an index.json entry. A key of the archive format (docker save writes
+ * it, docker load reads it), named by the project that defined it; berth calls no other engine.
+ */
 export const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
 export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
 /** Configs bigger than a memory file are read back from the store up to this size (as pulls). */

@@ -163,12 +163,12 @@ export class ImageService {
 
   /** RepoDigests: repo@digest of the manifests this image was pulled by or pushed as. */
   repoDigestsOf(id: Digest): string[] {
-    const rows = this.db.prepare('SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY created, ref').all(id) as { ref: string }[];
-    return rows.map((r) => familiarName(parseReference(r.ref)));
+    return this.repoDigestsRows(id).map((r) => familiarName(parseReference(r)));
   }
 
+  /** The normalized repo@digest references of an image, oldest first. */
   private repoDigestsRows(id: Digest): string[] {
-    return (this.db.prepare('SELECT ref FROM repo_digests WHERE image_id = ?').all(id) as { ref: string }[]).map((r) => r.ref);
+    return (this.db.prepare('SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY created, ref').all(id) as { ref: string }[]).map((r) => r.ref);
   }
 
   /** Records that `repo` (a reference without tag) serves this image under manifest `digest`. */
