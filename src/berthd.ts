@@ -11,6 +11,8 @@ import { containerFsRoutes } from './api/routes/container-fs';
 import { containerObserveRoutes } from './api/routes/container-observe';
 import { execRoutes } from './api/routes/exec';
 import { distributionRoutes } from './api/routes/distribution';
+import { buildRoutes } from './api/routes/build';
+import { Builder } from './builder/builder';
 import { imageArchiveRoutes } from './api/routes/image-archive';
 import { imageRoutes } from './api/routes/images';
 import { systemRoutes } from './api/routes/system';
@@ -108,7 +110,7 @@ export async function main(argv: string[]): Promise<void> {
     fail(log, `cannot open the engine: ${(e as Error).message}`);
   }
   const server = createApiServer({
-    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...distributionRoutes(engine), ...imageArchiveRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine), ...networkRoutes(engine), ...volumeRoutes(engine), ...systemDfRoutes(engine)],
+    routes: [...systemRoutes(engine), ...imageRoutes(engine), ...distributionRoutes(engine), ...imageArchiveRoutes(engine), ...containerRoutes(engine), ...execRoutes(engine), ...containerObserveRoutes(engine), ...containerFsRoutes(engine), ...networkRoutes(engine), ...volumeRoutes(engine), ...systemDfRoutes(engine), ...buildRoutes(new Builder(engine))],
     serverHeader: `berth/${BERTH_VERSION} (linux)`,
     log,
   });

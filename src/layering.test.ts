@@ -1,5 +1,6 @@
 /**
- * Imports point one way: cli → client → (HTTP) → api → engine → distribution, store, runtime.
+ * Imports point one way: cli → client → (HTTP) → api → builder → engine → distribution, store, runtime;
+ * dockerfile/ (pure) serves the builder, the API and the CLI.
  * wire/ holds pure formats both ends share and imports nothing else. A violation here is a design change:
  * make it on purpose, in ARCHITECTURE.md too.
  */
@@ -18,9 +19,12 @@ const ALLOWED: Record<string, string[]> = {
   runtime: ['store'],
   distribution: ['store'],
   engine: ['store', 'runtime', 'distribution'],
-  api: ['engine', 'store', 'runtime', 'distribution'],
+  // Pure: the Dockerfile parser, word expansion and .dockerignore matching, for daemon and CLI.
+  dockerfile: [],
+  builder: ['dockerfile', 'engine', 'store', 'runtime'],
+  api: ['builder', 'dockerfile', 'engine', 'store', 'runtime', 'distribution'],
   client: [],
-  cli: ['client'],
+  cli: ['client', 'dockerfile'],
 };
 const SHARED = ['wire', 'errors.ts', 'version.ts', 'log.ts'];
 

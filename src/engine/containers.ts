@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, conflict, invalid, kindOf, notFound } from '../errors';
 import type { Digest } from '../store/content-store';
+import type { RunConfig } from './image-config';
 import type { Db } from '../store/db';
 import type { LayerStore } from '../store/layers';
 import type { OverlaySnapshotter } from '../store/snapshots';
@@ -122,11 +123,15 @@ export class ContainerService {
 
   // ---- create ----------------------------------------------------------------------------
 
-  /** Creates the container; Docker's warnings about the request go to `warnings`. */
-  create(req: CreateRequest, name: string | undefined, warnings: string[] = []): ContainerRecord {
+  /**
+   * Creates the container; Docker's warnings about the request go to `warnings`. `base` stands
+   * in for an image that is not in the image store (a build step's state: its config digest,
+   * top layer and run config).
+   */
+  create(req: CreateRequest, name: string | undefined, warnings: string[] = [], base?: { id: Digest; topLayer: Digest | null; config: RunConfig }): ContainerRecord {
     if (!req.Image) throw invalid('config cannot be empty in order to create a container: no image given');
-    const image = this.d.images.resolve(req.Image);
-    const spec: ContainerSpec = buildSpec(req, this.d.images.config(image.id).config ?? {}, req.Image, warnings);
+    const image = base ?? this.d.images.resolve(req.Image);
+    const spec: ContainerSpec = buildSpec(req, base ? base.config : this.d.images.config(image.id).config ?? {}, req.Image, warnings);
     this.resolveNetworks(spec, req, warnings);
     spec.Mounts = resolveMounts(spec.HostConfig as Parameters<typeof resolveMounts>[0], spec.Config.Volumes, {
       volume: (name, opts) => {

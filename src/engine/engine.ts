@@ -88,9 +88,9 @@ export class Engine {
   private constructor(
     readonly config: EngineConfig,
     readonly db: Db,
-    private readonly content: ContentStore,
-    private readonly snapshots: OverlaySnapshotter,
-    private readonly layers: LayerStore,
+    readonly content: ContentStore,
+    readonly snapshots: OverlaySnapshotter,
+    readonly layers: LayerStore,
   ) {
     const version = runtimeVersion(config.runtime);
     const sealed = sealedCopy(config.runtime);

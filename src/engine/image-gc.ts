@@ -1,6 +1,6 @@
 /**
- * Garbage collection of the image store: mark what images and containers stand on, sweep the
- * rest. Marked: every image's config; every layer under an image's top or a container's layer
+ * Garbage collection of the image store: mark what images, containers and the build cache stand
+ * on, sweep the rest. Marked: every image's and build cache entry's config; every layer under an image's top or a container's layer
  * (the whole chain), with its tar and its compressed forms. Swept: unmarked layers (rows and
  * unpacked snapshots, children first), then blobs nobody marks. Anything a transfer in progress
  * holds (ContentStore leases: the pull's blobs and chain ids, a push's blobs, a load's spool) is
@@ -25,6 +25,7 @@ export function collectGarbage(db: Db, content: ContentStore, snapshots: Overlay
   const tops = [
     ...(db.prepare('SELECT top_layer AS l FROM images WHERE top_layer IS NOT NULL').all() as { l: Digest }[]),
     ...(db.prepare('SELECT layer AS l FROM containers WHERE layer IS NOT NULL').all() as { l: Digest }[]),
+    ...(db.prepare('SELECT layer AS l FROM build_cache WHERE layer IS NOT NULL').all() as { l: Digest }[]),
   ].map((r) => r.l);
   const live = new Set<Digest>();
   for (const top of [...tops, ...[...parents.keys()].filter((c) => content.isLeased(c))]) {
@@ -51,6 +52,7 @@ export function collectGarbage(db: Db, content: ContentStore, snapshots: Overlay
 
   const marked = new Set<Digest>();
   for (const r of db.prepare('SELECT id FROM images').all() as { id: Digest }[]) marked.add(r.id);
+  for (const r of db.prepare('SELECT config FROM build_cache').all() as { config: Digest }[]) marked.add(r.config);
   const diffIds = new Set([...parents.values()].map((l) => l.diffId));
   for (const d of diffIds) marked.add(d);
   for (const r of db.prepare('SELECT digest, diff_id FROM layer_blobs').all() as { digest: Digest; diff_id: Digest }[]) {

@@ -321,10 +321,10 @@ export class ImageService {
     return { deleted, reclaimed };
   }
 
-  /** Drops layers that neither an image nor a container stands on any more. */
+  /** Drops layers that neither an image, a container nor a build cache entry stands on any more. */
   releaseLayers(top: Digest): void {
     const used = (chainId: Digest) =>
-      this.db.prepare('SELECT 1 FROM images WHERE top_layer = ? UNION ALL SELECT 1 FROM containers WHERE layer = ? LIMIT 1').get(chainId, chainId) !== undefined;
+      this.db.prepare('SELECT 1 FROM images WHERE top_layer = ? UNION ALL SELECT 1 FROM containers WHERE layer = ? UNION ALL SELECT 1 FROM build_cache WHERE layer = ? LIMIT 1').get(chainId, chainId, chainId) !== undefined;
     this.layers.releaseUnused(top, used);
   }
 

@@ -90,6 +90,17 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX repo_digests_image ON repo_digests(image_id);
   `,
+  `
+  CREATE TABLE build_cache (
+    key        TEXT PRIMARY KEY,        -- sha256 of a build step's inputs (parent key, instruction, content read)
+    config     TEXT NOT NULL,           -- digest of the image config the step produced (a blob)
+    layer      TEXT REFERENCES layers(chain_id),  -- top layer after the step (NULL: still scratch)
+    size       INTEGER NOT NULL,        -- bytes the step's own layer added (0 for config-only steps)
+    created    TEXT NOT NULL,
+    last_used  TEXT NOT NULL
+  );
+  CREATE INDEX build_cache_layer ON build_cache(layer);
+  `,
 ];
 
 export function openDb(path: string): Db {

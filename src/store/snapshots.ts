@@ -4,6 +4,7 @@
  *   <chain-id hex>/diff              a committed layer, unpacked once, shared by every image and container on it
  *   <key>/{diff,work,merged}         an active snapshot (a container's writable layer), key = container id
  *   ingest-<random>/diff             a layer being unpacked; renamed to its chain id when complete
+ *   view-<random>                    a read-only overlay of a layer stack (a build reads files from it)
  *
  * A committed snapshot is never written after commit; an active one is never a parent. Which
  * committed snapshots are in use is the layer store's business (SQLite); this class only owns
@@ -15,6 +16,8 @@ import { join } from 'node:path';
 import { BerthError } from '../errors';
 import type { Digest } from './content-store';
 import { isMountPoint, mount, umount, umountAsync, MNT_DETACH } from './syscalls';
+
+const MS_RDONLY = 1;
 
 // index=off: no hard-link index to keep consistent; nofollow: never follow a redirect a layer
 // carries (the kernel here follows them even with redirect_dir=off); metacopy=off: a
@@ -28,6 +31,15 @@ export class OverlaySnapshotter {
     fs.mkdirSync(root, { recursive: true, mode: 0o700 });
     for (const name of fs.readdirSync(root)) {
       if (name.startsWith('ingest-')) fs.rmSync(join(root, name), { recursive: true, force: true });
+      if (name.startsWith('view-')) {
+        // A view left by a daemon that died mid-build: unmount first, never delete through it.
+        try {
+          umount(join(root, name), MNT_DETACH);
+        } catch {
+          // not mounted
+        }
+        fs.rmdirSync(join(root, name));
+      }
     }
     return new OverlaySnapshotter(root);
   }
@@ -87,6 +99,26 @@ export class OverlaySnapshotter {
     const extra = opts.volatile ? ',volatile' : '';
     mount('overlay', merged, 'overlay', 0, `lowerdir=${lowerdir},upperdir=${join(d, 'diff')},workdir=${join(d, 'work')},${OVERLAY_OPTS}${extra}`);
     return merged;
+  }
+
+  /**
+   * A read-only view of a layer stack (top first) for reading files out of it (a build's COPY
+   * --from): one layer is its own directory; more are a lower-only overlay at `<root>/view-<n>`.
+   * The returned release() unmounts and removes the mount point.
+   */
+  view(lowers: Digest[]): { root: string; release(): void } {
+    if (lowers.length === 1) return { root: this.layerPath(lowers[0]), release: () => {} };
+    const root = join(this.root, `view-${randomBytes(8).toString('hex')}`);
+    fs.mkdirSync(root, { mode: 0o700 });
+    if (lowers.length === 0) return { root, release: () => fs.rmSync(root, { recursive: true, force: true }) };
+    mount('overlay', root, 'overlay', MS_RDONLY, `lowerdir=${lowers.map((l) => this.layerPath(l)).join(':')},${OVERLAY_OPTS}`);
+    return {
+      root,
+      release: () => {
+        umount(root, MNT_DETACH);
+        fs.rmdirSync(root);
+      },
+    };
   }
 
   unmount(key: string, opts: { lazy?: boolean } = {}): void {

@@ -228,7 +228,7 @@ function emptyCollections(): Route[] {
 /** Docker endpoints berth does not serve yet: a clear 501 rather than a 404 or a hang. */
 const PLANNED: [string, string][] = [
   ['GET', '/containers/{id}/attach/ws'],
-  ['GET', '/images/search'], ['POST', '/build'], ['POST', '/build/prune'],
+  ['GET', '/images/search'],
   ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
   ['GET', '/plugins/privileges'], ['POST', '/plugins/pull'],
 ];

@@ -1,0 +1,432 @@
+/**
+ * One stage of a build, step by step. Each step's cache key is its parent's key, the
+ * instruction after expansion and what it reads (build args in scope, file contents for
+ * COPY/ADD); a hit reuses the recorded config and layer as they are, a miss runs the step and
+ * records it. Variables expand where Docker expands them (ADD, COPY, ENV, EXPOSE, FROM, LABEL,
+ * STOPSIGNAL, USER, VOLUME, WORKDIR, ARG); RUN, CMD and ENTRYPOINT are left to the shell.
+ */
+import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import { BerthError, invalid, messageOf } from '../errors';
+import { type Instruction, type Stage, toInstruction } from '../dockerfile/instructions';
+import { parseDockerfile } from '../dockerfile/parser';
+import { type EscapeChar, processWord, processWords } from '../dockerfile/shell';
+import type { Digest } from '../store/content-store';
+import { parseReference, withDefaultTag } from '../wire/reference';
+import type { Builder, BuildOptions, BuildOutput } from './builder';
+import { PROXY_ARGS } from './builder';
+import { cacheKey } from './cache';
+import type { BuildContext, SourceTree } from './context';
+import { collectSources, contentKey, copyInto } from './copy';
+import { RootfsTree } from './rootfs-tree';
+import { runStep } from './run-step';
+import { type BuildImageConfig, type BuildRunConfig, envMap, setEnv, type State, withConfig } from './state';
+import { resolveUser } from '../runtime/user';
+import { layerTar } from '../store/layer-diff';
+import { runMounts } from './run-mounts';
+
+export interface StageSpec {
+  stage: Stage;
+  index: number;
+  escape: EscapeChar;
+  meta: Map<string, string>;
+  consumed: Set<string>;
+  options: BuildOptions;
+  out: BuildOutput;
+  context: BuildContext;
+  firstStep: number;
+  total: number;
+  fromImage: string;
+  /** The final state of an earlier stage named `ref`, or undefined when no stage has that name. */
+  stageRef(ref: string): Promise<State> | undefined;
+}
+
+export class StageRun {
+  private state!: State;
+  /** ARGs declared in this stage, with their values (undefined: declared, no value). */
+  private readonly args = new Map<string, string | undefined>();
+  private cmdSet = false;
+  private step: number;
+
+  constructor(
+    private readonly b: Builder,
+    private readonly s: StageSpec,
+  ) {
+    this.step = s.firstStep;
+  }
+
+  async run(): Promise<State> {
+    const { stage } = this.s;
+    this.say(`Step ${this.step++}/${this.s.total} : ${stage.from.original}\n`);
+    this.state = await this.from(this.s.fromImage, stage.from.line);
+    this.say(` ---> ${short(this.state.id)}\n`);
+    const triggers = this.state.config.config.OnBuild ?? [];
+    if (triggers.length > 0) await this.onBuild(triggers);
+    for (const ins of stage.instructions) {
+      this.say(`Step ${this.step++}/${this.s.total} : ${ins.original}\n`);
+      try {
+        await this.dispatch(ins);
+      } catch (e) {
+        if (e instanceof BerthError && (e as { exitCode?: number }).exitCode !== undefined) throw e;
+        throw new BerthError(e instanceof BerthError ? e.kind : 'internal', `Dockerfile:${ins.line}: ${messageOf(e)}`, { cause: e });
+      }
+    }
+    return this.state;
+  }
+
+  private say(text: string): void {
+    if (!this.s.options.quiet) this.s.out.stream(text);
+  }
+
+  // ---- FROM ------------------------------------------------------------------------------
+
+  private async from(name: string, line: number): Promise<State> {
+    if (name === '') throw invalid(`Dockerfile:${line}: base name (${this.s.stage.from.image}) should not be blank`);
+    const stage = this.s.stageRef(name);
+    if (stage) return await stage;
+    if (name.toLowerCase() === 'scratch') return this.b.imageState(null);
+    return this.b.imageState(await this.image(name, this.s.options.pull, line));
+  }
+
+  /** A local image by name, pulled when missing (or always, with --pull). */
+  private async image(name: string, pull: boolean, line: number): Promise<Digest> {
+    const engine = this.b.engine;
+    const local = engine.images.lookup(name);
+    if (local && !pull) return local.id;
+    let ref;
+    try {
+      ref = withDefaultTag(parseReference(name));
+    } catch (e) {
+      throw invalid(`Dockerfile:${line}: invalid reference format: ${name}: ${messageOf(e)}`);
+    }
+    this.say(`Pulling ${name}\n`);
+    const { id } = await engine.puller.pull({ ref, creds: {}, progress: (m) => { if (m.status && !m.progressDetail) this.say(`${m.id ? `${m.id}: ` : ''}${m.status}\n`); } });
+    return id;
+  }
+
+  private async onBuild(triggers: string[]): Promise<void> {
+    this.say(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}\n`);
+    for (const t of triggers) {
+      const node = parseDockerfile(t).nodes[0];
+      const ins = toInstruction(node);
+      if (ins.kind === 'from' || ins.kind === 'onbuild') throw invalid(`${ins.kind.toUpperCase()} isn't allowed as an ONBUILD trigger`);
+      await this.dispatch(ins);
+    }
+    const config = structuredClone(this.state.config);
+    config.config.OnBuild = null;
+    this.state = { ...this.state, config, id: this.b.engine.content.putSmall(JSON.stringify(config)) };
+  }
+
+  // ---- expansion ---------------------------------------------------------------------------
+
+  /** ENV wins over ARG of the same name, as in Docker. */
+  private env(): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const [k, v] of this.args) if (v !== undefined) m.set(k, v);
+    for (const [k, v] of envMap(this.state.config.config.Env)) m.set(k, v);
+    return m;
+  }
+
+  private word(s: string): string {
+    return processWord(s, this.env(), this.s.escape);
+  }
+
+  private words(s: string): string[] {
+    return processWords(s, this.env(), this.s.escape);
+  }
+
+  /** Build args in scope for RUN (not in the image config): name=value, sorted. */
+  private runArgs(): string[] {
+    const env = envMap(this.state.config.config.Env);
+    return [...this.args].filter(([k, v]) => v !== undefined && !env.has(k)).map(([k, v]) => `${k}=${v}`).sort();
+  }
+
+  // ---- steps -------------------------------------------------------------------------------
+
+  private async dispatch(ins: Instruction): Promise<void> {
+    switch (ins.kind) {
+      case 'arg': return this.arg(ins);
+      case 'env': {
+        const pairs = ins.pairs.map((p) => [this.word(p.key), this.word(p.value)] as const);
+        return this.configStep(`ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, (c) => {
+          for (const [k, v] of pairs) c.Env = setEnv(c.Env, k, v);
+        });
+      }
+      case 'label': {
+        const pairs = ins.pairs.map((p) => [this.word(p.key), this.word(p.value)] as const);
+        return this.configStep(`LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, (c) => {
+          c.Labels = sortObject({ ...(c.Labels ?? {}), ...Object.fromEntries(pairs) });
+        });
+      }
+      case 'cmd':
+      case 'entrypoint': {
+        const argv = ins.json ? ins.command : [...this.shell(), ins.command.join(' ')];
+        const what = ins.kind === 'cmd' ? 'CMD' : 'ENTRYPOINT';
+        const wasCmdSet = this.cmdSet;
+        if (ins.kind === 'cmd') this.cmdSet = true;
+        return this.configStep(`${what} ${JSON.stringify(argv)}`, (c) => {
+          if (ins.kind === 'cmd') c.Cmd = argv;
+          else {
+            c.Entrypoint = argv;
+            // An ENTRYPOINT drops a CMD inherited from the base image, not one set in this stage.
+            if (!wasCmdSet) c.Cmd = null;
+          }
+        });
+      }
+      case 'shell': return this.configStep(`SHELL ${JSON.stringify(ins.shell)}`, (c) => { c.Shell = ins.shell; });
+      case 'workdir': {
+        const dir = this.word(ins.path);
+        const cur = this.state.config.config.WorkingDir || '/';
+        const next = posix.isAbsolute(dir) ? posix.normalize(dir) : posix.join(cur, dir);
+        return this.configStep(`WORKDIR ${next}`, (c) => { c.WorkingDir = next; });
+      }
+      case 'user': {
+        const user = this.word(ins.user);
+        return this.configStep(`USER ${user}`, (c) => { c.User = user; });
+      }
+      case 'expose': {
+        const ports = ins.ports.flatMap((p) => this.words(p)).flatMap(expandPorts);
+        return this.configStep(`EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`, (c) => {
+          c.ExposedPorts = sortObject({ ...(c.ExposedPorts ?? {}), ...Object.fromEntries(ports.map((p) => [p, {}])) });
+        });
+      }
+      case 'volume': {
+        const paths = ins.paths.flatMap((p) => this.words(p));
+        if (paths.some((p) => p === '')) throw invalid('VOLUME specified can not be an empty string');
+        return this.configStep(`VOLUME ${JSON.stringify(paths)}`, (c) => {
+          c.Volumes = sortObject({ ...(c.Volumes ?? {}), ...Object.fromEntries(paths.map((p) => [p, {}])) });
+        });
+      }
+      case 'stopsignal': {
+        const sig = this.word(ins.signal);
+        return this.configStep(`STOPSIGNAL ${sig}`, (c) => { c.StopSignal = sig; });
+      }
+      case 'maintainer': {
+        const name = ins.name;
+        await this.configStep(`MAINTAINER ${name}`, () => {});
+        const config = structuredClone(this.state.config);
+        config.author = name;
+        this.state = { ...this.state, config, id: this.b.engine.content.putSmall(JSON.stringify(config)) };
+        return;
+      }
+      case 'healthcheck': {
+        const hc = ins.test[0] === 'NONE'
+          ? { Test: ['NONE'] }
+          : {
+            Test: ins.test,
+            ...(ins.interval ? { Interval: ins.interval } : {}),
+            ...(ins.timeout ? { Timeout: ins.timeout } : {}),
+            ...(ins.startPeriod ? { StartPeriod: ins.startPeriod } : {}),
+            ...(ins.startInterval ? { StartInterval: ins.startInterval } : {}),
+            ...(ins.retries ? { Retries: ins.retries } : {}),
+          };
+        return this.configStep(`HEALTHCHECK ${JSON.stringify(hc)}`, (c) => { c.Healthcheck = hc; });
+      }
+      case 'onbuild': return this.configStep(`ONBUILD ${ins.trigger}`, (c) => { c.OnBuild = [...(c.OnBuild ?? []), ins.trigger]; });
+      case 'run': return this.runInstruction(ins);
+      case 'copy':
+      case 'add': return this.copy(ins);
+      default:
+        throw invalid(`unknown instruction: ${(ins as { original: string }).original.split(/\s/)[0].toUpperCase()}`);
+    }
+  }
+
+  private shell(): string[] {
+    return this.state.config.config.Shell ?? ['/bin/sh', '-c'];
+  }
+
+  private arg(ins: Extract<Instruction, { kind: 'arg' }>): Promise<void> {
+    const shown: string[] = [];
+    for (const { name, value } of ins.args) {
+      const given = this.s.options.buildArgs[name];
+      let v: string | undefined;
+      if (given !== undefined && given !== null) {
+        v = given;
+        this.s.consumed.add(name);
+      } else if (value !== undefined) v = this.word(value);
+      else if (this.s.meta.has(name)) v = this.s.meta.get(name);
+      this.args.set(name, v);
+      shown.push(v === undefined ? name : `${name}=${v}`);
+    }
+    return this.configStep(`ARG ${shown.join(' ')}`, () => {});
+  }
+
+  /** A step that only changes the config: cached like any other, so a rebuild keeps its history timestamp. */
+  private async configStep(createdBy: string, change: (c: BuildRunConfig) => void): Promise<void> {
+    const key = cacheKey([this.state.key, 'config', createdBy, JSON.stringify(this.runArgs())]);
+    if (this.useCache(key)) return;
+    const config = withConfig(this.state, change, createdBy);
+    this.record(key, config, this.state.layer, 0);
+  }
+
+  /** Looks the step up; on a hit the state moves to the cached result. */
+  private useCache(key: string): boolean {
+    if (this.s.options.noCache) return false;
+    const hit = this.b.cache.get(key);
+    if (!hit) return false;
+    const config = JSON.parse(this.b.engine.content.readSmall(hit.config).toString('utf8')) as BuildImageConfig;
+    config.config ??= {};
+    this.state = { config, layer: hit.layer, key, id: hit.config };
+    this.say(' ---> Using cache\n');
+    this.say(` ---> ${short(hit.config)}\n`);
+    return true;
+  }
+
+  private record(key: string, config: BuildImageConfig, layer: Digest | null, size: number): void {
+    const id = this.b.engine.content.putSmall(JSON.stringify(config));
+    this.b.cache.put(key, { config: id, layer }, size);
+    this.state = { config, layer, key, id };
+    this.say(` ---> ${short(id)}\n`);
+  }
+
+  // ---- RUN ---------------------------------------------------------------------------------
+
+  private async runInstruction(ins: Extract<Instruction, { kind: 'run' }>): Promise<void> {
+    const cfg = this.state.config.config;
+    let argv = ins.json ? ins.command : [...this.shell(), ins.command.join(' ')];
+    if (ins.heredocs.length > 0 && !ins.json) argv = heredocCommand(this.shell(), ins.command.join(' '), ins.heredocs, (s) => this.word(s));
+    const args = this.runArgs();
+    const mounts = await runMounts(this.b, ins.mounts, {
+      context: this.s.context, secrets: this.s.options.secrets, stageRef: (r) => this.s.stageRef(r), word: (s) => this.word(s), line: ins.line,
+    });
+    const network = ins.network === 'none' ? 'none' : ins.network === 'host' ? 'host' : this.s.options.network || 'default';
+    const shown = `RUN ${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${argv.join(' ')} # buildkit`;
+    const key = cacheKey([this.state.key, 'run', JSON.stringify(argv), JSON.stringify(args), JSON.stringify(cfg.Env ?? []), cfg.User ?? '', cfg.WorkingDir ?? '', network, mounts.key]);
+    if (this.useCache(key)) {
+      mounts.release();
+      return;
+    }
+    const proxy = Object.entries(this.s.options.buildArgs).filter(([k, v]) => PROXY_ARGS.includes(k) && v != null).map(([k, v]) => `${k}=${v}`);
+    let layer;
+    try {
+      layer = await runStep(this.b.engine, {
+        base: { id: this.state.id, layer: this.state.layer, config: cfg },
+        argv,
+        env: [...(cfg.Env ?? []), ...args, ...proxy, ...mounts.env],
+        user: cfg.User ?? '',
+        workdir: cfg.WorkingDir || '/',
+        network,
+        mounts: mounts.mounts,
+        mountTargets: mounts.targets,
+        keepContainer: this.s.options.keepContainers,
+      }, (t) => this.say(t));
+    } finally {
+      mounts.release();
+    }
+    const config = withConfig(this.state, () => {}, shown, layer.diffId);
+    this.record(key, config, layer.chainId, layer.size);
+  }
+
+  // ---- COPY / ADD --------------------------------------------------------------------------
+
+  private async copy(ins: Extract<Instruction, { kind: 'copy' | 'add' }>): Promise<void> {
+    const keyword = ins.kind.toUpperCase();
+    const engine = this.b.engine;
+    const sources = ins.sources.map((s) => this.word(s));
+    let dest = this.word(ins.dest);
+    const workdir = this.state.config.config.WorkingDir || '/';
+    if (!posix.isAbsolute(dest)) {
+      const dirSyntax = dest.endsWith('/') || dest === '.' || dest.endsWith('/.');
+      dest = posix.join(workdir, dest);
+      if (dirSyntax && !dest.endsWith('/')) dest += '/';
+    }
+    if (ins.kind === 'add' && sources.some((s) => /^https?:\/\//.test(s))) throw invalid('ADD from a URL is not supported by this builder yet');
+
+    let tree: SourceTree = this.s.context;
+    let release = () => {};
+    const from = ins.kind === 'copy' && ins.from ? this.word(ins.from) : undefined;
+    if (from !== undefined) {
+      const stage = this.s.stageRef(from);
+      let layer: Digest | null;
+      if (stage) layer = (await stage).layer;
+      else {
+        if (/^[a-z0-9_.-]+$/i.test(from) && !engine.images.lookup(from)) throw invalid(`invalid from flag value ${from}: no build stage or image named "${from}"`);
+        layer = this.b.imageState(await this.image(from, false, ins.line)).layer;
+      }
+      const view = engine.snapshots.view(layer ? engine.layers.stack(layer) : []);
+      tree = new RootfsTree(view.root);
+      release = view.release;
+    }
+    try {
+      const notFound = (src: string) => from !== undefined
+        ? invalid(`${keyword} failed: stat ${src}: file does not exist`)
+        : invalid(`${keyword} failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
+      const picked = collectSources(tree, sources, notFound);
+      const content = await contentKey(tree, picked);
+      const flags = JSON.stringify({ chown: ins.chown, chmod: ins.chmod, from, link: ins.link });
+      const shown = `${keyword} ${sources.join(' ')} ${dest} # buildkit`;
+      const key = cacheKey([this.state.key, ins.kind, JSON.stringify(sources), dest, flags, content]);
+      if (this.useCache(key)) return;
+
+      const chmod = ins.chmod !== undefined ? parseMode(ins.chmod) : undefined;
+      const snap = randomBytes(32).toString('hex');
+      engine.snapshots.prepare(snap);
+      try {
+        const lowers = this.state.layer ? engine.layers.stack(this.state.layer) : [];
+        const root = lowers.length ? engine.snapshots.mount(snap, lowers) : engine.snapshots.upperPath(snap);
+        try {
+          const chown = ins.chown !== undefined ? ownerOf(root, this.word(ins.chown)) : undefined;
+          await copyInto(root, tree, picked, dest, { chown, chmod }, keyword);
+        } finally {
+          if (lowers.length) engine.snapshots.unmount(snap);
+        }
+        const layer = await engine.layers.apply(this.state.layer, layerTar(engine.snapshots.upperPath(snap), lowers.map((l) => engine.snapshots.layerPath(l))));
+        const config = withConfig(this.state, () => {}, shown, layer.diffId);
+        this.record(key, config, layer.chainId, layer.size);
+      } finally {
+        engine.snapshots.remove(snap);
+      }
+    } finally {
+      release();
+    }
+  }
+}
+
+const short = (d: string) => d.replace(/^sha256:/, '').slice(0, 12);
+
+function sortObject<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** EXPOSE 80, 80/udp, 8000-8002: each as port/proto. */
+function expandPorts(p: string): string[] {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
+  if (!m) throw invalid(`Invalid containerPort: ${p}`);
+  const proto = (m[3] ?? 'tcp').toLowerCase();
+  const lo = Number(m[1]);
+  const hi = m[2] ? Number(m[2]) : lo;
+  if (hi < lo || hi > 65535) throw invalid(`Invalid range specified for port: ${p}`);
+  const out: string[] = [];
+  for (let i = lo; i <= hi; i++) out.push(`${i}/${proto}`);
+  return out;
+}
+
+function parseMode(s: string): number {
+  if (!/^[0-7]{1,4}$/.test(s)) throw invalid(`invalid chmod parameter: ${s}`);
+  return parseInt(s, 8);
+}
+
+/** --chown=user[:group], names looked up in the image's own passwd and group files; a missing group is the uid. */
+function ownerOf(root: string, spec: string): { uid: number; gid: number } {
+  const [user, group] = spec.split(':', 2);
+  const u = resolveUser(root, user);
+  if (group === undefined) return { uid: u.uid, gid: /^\d+$/.test(user) ? u.uid : u.gid };
+  const g = resolveUser(root, `${user}:${group}`);
+  return { uid: u.uid, gid: g.gid };
+}
+
+/** RUN with heredocs: a single heredoc on its own is the script; otherwise the shell gets the text. */
+function heredocCommand(shell: string[], line: string, heredocs: { name: string; content: string; expand: boolean; chomp: boolean }[], expand: (s: string) => string): string[] {
+  const body = (h: { content: string; expand: boolean; chomp: boolean }) => {
+    const c = h.chomp ? h.content.replace(/^\t+/gm, '') : h.content;
+    return h.expand ? c : c;
+  };
+  void expand;
+  if (heredocs.length === 1 && new RegExp(`^<<-?["']?${heredocs[0].name}["']?$`).test(line.trim())) {
+    return [...shell, body(heredocs[0])];
+  }
+  // The heredocs feed the command's file descriptors, as a shell would give them.
+  let script = line;
+  for (const h of heredocs) script += `\n${body(h)}${h.name}`;
+  return [...shell, script];
+}
