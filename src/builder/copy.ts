@@ -29,6 +29,10 @@ export interface CopyOptions {
   chown?: { uid: number; gid: number };
   /** --chmod, for copied files and directories. */
   chmod?: number;
+  /** --parents: each source keeps its path (from the tree's root) under the destination. */
+  parents?: boolean;
+  /** --exclude: tree paths not to copy. */
+  exclude?: (path: string, isDir: boolean) => boolean;
 }
 
 const GLOB = /[*?[]/;
@@ -121,15 +125,28 @@ export async function copyInto(root: string, tree: SourceTree, sources: CopySour
   const destHost = resolveInRoot(root, dest);
   const destIsDir = destIsDirSyntax || isDir(destHost);
   for (const s of sources) {
-    if (s.node.type === 'directory') {
-      await ensureDir(root, dest, o);
-      await copyChildren(root, tree, s.node, dest, o);
+    // --exclude patterns are relative to the source they filter.
+    const ex = o.exclude;
+    const o2: CopyOptions = ex ? { ...o, exclude: (p, d) => ex(posix.relative(s.node.path, p) || posix.basename(p), d) } : o;
+    if (o2.exclude?.(s.node.path, s.node.type === 'directory')) continue;
+    if (o.parents) {
+      const target = posix.join(dest, s.node.path);
+      if (s.node.type === 'directory') {
+        await ensureDir(root, target, o2);
+        await copyChildren(root, tree, s.node, target, o2);
+      } else {
+        await ensureDir(root, posix.dirname(target), o2);
+        await copyNode(root, tree, s.node, target, o2);
+      }
+    } else if (s.node.type === 'directory') {
+      await ensureDir(root, dest, o2);
+      await copyChildren(root, tree, s.node, dest, o2);
     } else if (destIsDir) {
-      await ensureDir(root, dest, o);
-      await copyNode(root, tree, s.node, posix.join(dest, s.name ?? posix.basename(s.node.path)), o);
+      await ensureDir(root, dest, o2);
+      await copyNode(root, tree, s.node, posix.join(dest, s.name ?? posix.basename(s.node.path)), o2);
     } else {
-      await ensureDir(root, posix.dirname(dest), o);
-      await copyNode(root, tree, s.node, dest, o);
+      await ensureDir(root, posix.dirname(dest), o2);
+      await copyNode(root, tree, s.node, dest, o2);
     }
   }
 }
@@ -143,7 +160,7 @@ function isDir(host: string): boolean {
 }
 
 /** mkdir -p inside the root: each missing component is made 0755, owned by --chown or root. */
-async function ensureDir(root: string, dir: string, o: CopyOptions): Promise<void> {
+export async function ensureDir(root: string, dir: string, o: CopyOptions): Promise<void> {
   const parts = dir.split('/').filter((c) => c !== '' && c !== '.');
   let cur = '/';
   for (const p of parts) {
@@ -167,7 +184,7 @@ async function ensureDir(root: string, dir: string, o: CopyOptions): Promise<voi
 async function copyChildren(root: string, tree: SourceTree, dir: SourceNode, dest: string, o: CopyOptions): Promise<void> {
   for (const name of tree.list(dir.path)) {
     const child = tree.lstat(dir.path === '' ? name : `${dir.path}/${name}`);
-    if (child) await copyNode(root, tree, child, posix.join(dest, name), o);
+    if (child && !o.exclude?.(child.path, child.type === 'directory')) await copyNode(root, tree, child, posix.join(dest, name), o);
   }
 }
 

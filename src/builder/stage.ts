@@ -6,7 +6,8 @@
  * STOPSIGNAL, USER, VOLUME, WORKDIR, ARG); RUN, CMD and ENTRYPOINT are left to the shell.
  */
 import { randomBytes } from 'node:crypto';
-import { posix } from 'node:path';
+import * as fs from 'node:fs';
+import { join, posix } from 'node:path';
 import { BerthError, invalid, messageOf } from '../errors';
 import { type Instruction, type Stage, toInstruction } from '../dockerfile/instructions';
 import { parseDockerfile } from '../dockerfile/parser';
@@ -17,13 +18,18 @@ import type { Builder, BuildOptions, BuildOutput } from './builder';
 import { PROXY_ARGS } from './builder';
 import { cacheKey } from './cache';
 import type { BuildContext, SourceTree } from './context';
-import { collectSources, contentKey, copyInto } from './copy';
+import { collectSources, contentKey, copyInto, ensureDir } from './copy';
 import { RootfsTree } from './rootfs-tree';
 import { runStep } from './run-step';
 import { type BuildImageConfig, type BuildRunConfig, envMap, setEnv, type State, withConfig } from './state';
 import { resolveUser } from '../runtime/user';
 import { layerTar } from '../store/layer-diff';
 import { runMounts } from './run-mounts';
+import { StagedTree } from './staged-tree';
+import { download, isArchive } from './add-sources';
+import { IgnoreMatcher } from '../dockerfile/ignore';
+import { extractInRoot } from '../store/chroot-extract';
+import { decompress } from '../store/compression';
 
 export interface StageSpec {
   stage: Stage;
@@ -330,54 +336,92 @@ export class StageRun {
       dest = posix.join(workdir, dest);
       if (dirSyntax && !dest.endsWith('/')) dest += '/';
     }
-    if (ins.kind === 'add' && sources.some((s) => /^https?:\/\//.test(s))) throw invalid('ADD from a URL is not supported by this builder yet');
+    const urls = ins.kind === 'add' ? sources.filter((s) => /^https?:\/\//i.test(s)) : [];
+    if (urls.length > 0 && urls.length !== sources.length) throw invalid(`${keyword} cannot mix URLs and local paths`);
+    if (ins.heredocs.length > 0 && sources.length > 0) throw invalid(`${keyword} cannot mix heredocs and other sources`);
 
-    let tree: SourceTree = this.s.context;
-    let release = () => {};
-    const from = ins.kind === 'copy' && ins.from ? this.word(ins.from) : undefined;
-    if (from !== undefined) {
-      const stage = this.s.stageRef(from);
-      let layer: Digest | null;
-      if (stage) layer = (await stage).layer;
-      else {
-        if (/^[a-z0-9_.-]+$/i.test(from) && !engine.images.lookup(from)) throw invalid(`invalid from flag value ${from}: no build stage or image named "${from}"`);
-        layer = this.b.imageState(await this.image(from, false, ins.line)).layer;
-      }
-      const view = engine.snapshots.view(layer ? engine.layers.stack(layer) : []);
-      tree = new RootfsTree(view.root);
-      release = view.release;
-    }
+    const cleanups: (() => void)[] = [];
     try {
+      let tree: SourceTree = this.s.context;
+      let paths = sources;
+      const from = ins.kind === 'copy' && ins.from ? this.word(ins.from) : undefined;
+      if (from !== undefined) {
+        const stage = this.s.stageRef(from);
+        let layer: Digest | null;
+        if (stage) layer = (await stage).layer;
+        else {
+          if (/^[a-z0-9_.-]+$/i.test(from) && !engine.images.lookup(from)) throw invalid(`invalid from flag value ${from}: no build stage or image named "${from}"`);
+          layer = this.b.imageState(await this.image(from, false, ins.line)).layer;
+        }
+        const view = engine.snapshots.view(layer ? engine.layers.stack(layer) : []);
+        cleanups.push(view.release);
+        tree = new RootfsTree(view.root);
+      } else if (ins.heredocs.length > 0 || urls.length > 0) {
+        const staged = new StagedTree();
+        const dir = join(engine.config.dataRoot, 'builder', 'tmp', randomBytes(8).toString('hex'));
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+        paths = [];
+        for (const [i, h] of ins.heredocs.entries()) {
+          const file = join(dir, String(i));
+          fs.writeFileSync(file, h.chomp ? h.content.replace(/^\t+/gm, '') : h.content);
+          staged.add(h.name, file, 0o644, new Date(0));
+          paths.push(h.name);
+        }
+        for (const [i, url] of urls.entries()) {
+          const got = await download(url, join(dir, `url-${i}`), ins.checksum);
+          staged.add(got.name, got.file, 0o600, got.mtime);
+          paths.push(got.name);
+        }
+        tree = staged;
+      }
       const notFound = (src: string) => from !== undefined
         ? invalid(`${keyword} failed: stat ${src}: file does not exist`)
         : invalid(`${keyword} failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
-      const picked = collectSources(tree, sources, notFound);
+      const picked = collectSources(tree, paths, notFound);
+      const exclude = ins.exclude.length > 0 ? new IgnoreMatcher(ins.exclude.map((e) => this.word(e))) : undefined;
       const content = await contentKey(tree, picked);
-      const flags = JSON.stringify({ chown: ins.chown, chmod: ins.chmod, from, link: ins.link });
-      const shown = `${keyword} ${sources.join(' ')} ${dest} # buildkit`;
-      const key = cacheKey([this.state.key, ins.kind, JSON.stringify(sources), dest, flags, content]);
+      // ADD unpacks local tar archives into the destination.
+      const archives = ins.kind === 'add' && urls.length === 0 && ins.unpack !== false
+        ? new Set((await Promise.all(picked.map(async (p) => (p.node.type === 'file' && (await isArchive(tree, p.node)) ? p.node.path : '')))).filter(Boolean))
+        : new Set<string>();
+      const flags = JSON.stringify({ chown: ins.chown, chmod: ins.chmod, from, link: ins.link, parents: ins.parents, exclude: ins.exclude });
+      const what = picked.length === 1 && picked[0].node.type === 'file' ? 'file' : 'dir';
+      const shown = `${keyword} ${what}:${content} in ${dest} `;
+      const key = cacheKey([this.state.key, ins.kind, JSON.stringify(paths), dest, flags, content]);
       if (this.useCache(key)) return;
 
       const chmod = ins.chmod !== undefined ? parseMode(ins.chmod) : undefined;
       const snap = randomBytes(32).toString('hex');
       engine.snapshots.prepare(snap);
       try {
-        const lowers = this.state.layer ? engine.layers.stack(this.state.layer) : [];
+        // --link: the files go into a layer of their own, independent of what is below.
+        const lowers = this.state.layer && !ins.link ? engine.layers.stack(this.state.layer) : [];
         const root = lowers.length ? engine.snapshots.mount(snap, lowers) : engine.snapshots.upperPath(snap);
         try {
           const chown = ins.chown !== undefined ? ownerOf(root, this.word(ins.chown)) : undefined;
-          await copyInto(root, tree, picked, dest, { chown, chmod }, keyword);
+          const plain = picked.filter((p) => !archives.has(p.node.path));
+          if (plain.length > 0) {
+            const multi = picked.length > 1 && !dest.endsWith('/');
+            if (multi) throw invalid(`When using ${keyword} with more than one source file, the destination must be a directory and end with a /`);
+            await copyInto(root, tree, plain, dest, { chown, chmod, parents: ins.parents, exclude: exclude && ((p, d) => exclude.ignores(p, d)) }, keyword);
+          }
+          for (const p of picked.filter((x) => archives.has(x.node.path))) {
+            await ensureDir(root, dest, {});
+            await extractInRoot(root, dest, decompress(tree.open(p.node) as AsyncIterable<Buffer>), { noOverwriteDirNonDir: false, ...(chown ? { chown } : {}) });
+          }
         } finally {
           if (lowers.length) engine.snapshots.unmount(snap);
         }
-        const layer = await engine.layers.apply(this.state.layer, layerTar(engine.snapshots.upperPath(snap), lowers.map((l) => engine.snapshots.layerPath(l))));
+        const parentLowers = this.state.layer ? engine.layers.stack(this.state.layer) : [];
+        const layer = await engine.layers.apply(this.state.layer, layerTar(engine.snapshots.upperPath(snap), parentLowers.map((l) => engine.snapshots.layerPath(l))));
         const config = withConfig(this.state, () => {}, shown, layer.diffId);
         this.record(key, config, layer.chainId, layer.size);
       } finally {
         engine.snapshots.remove(snap);
       }
     } finally {
-      release();
+      cleanups.reverse().forEach((f) => f());
     }
   }
 }
