@@ -27,6 +27,8 @@ export interface BuildOptions {
   labels: Record<string, string>;
   target?: string;
   noCache: boolean;
+  /** Images whose layers may stand in for steps (--cache-from). */
+  cacheFrom: string[];
   pull: boolean;
   /** Keep RUN containers (--rm=false). */
   keepContainers: boolean;

@@ -52,7 +52,7 @@ export class BuildCache {
     const rows = this.db.prepare('SELECT key, layer, size, created, last_used FROM build_cache ORDER BY created').all() as {
       key: string; layer: Digest | null; size: number; created: string; last_used: string;
     }[];
-    return rows.map((r) => ({ id: r.key.slice(0, 25), layer: r.layer, size: r.size, created: r.created, lastUsed: r.last_used, inUse: false }));
+    return rows.map((r) => ({ id: r.key.slice(7, 32), layer: r.layer, size: r.size, created: r.created, lastUsed: r.last_used, inUse: false }));
   }
 
   /**
@@ -65,7 +65,7 @@ export class BuildCache {
     const drop = rows.filter((r) => !opts.until || new Date(r.last_used) < opts.until);
     const del = this.db.prepare('DELETE FROM build_cache WHERE key = ?');
     this.db.transaction(() => drop.forEach((r) => del.run(r.key)))();
-    return { ids: drop.map((r) => r.key.slice(0, 25)), reclaimed: drop.reduce((n, r) => n + r.size, 0) };
+    return { ids: drop.map((r) => r.key.slice(7, 32)), reclaimed: drop.reduce((n, r) => n + r.size, 0) };
   }
 }
 

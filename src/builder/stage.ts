@@ -24,6 +24,7 @@ import { runStep } from './run-step';
 import { type BuildImageConfig, type BuildRunConfig, envMap, setEnv, type State, withConfig } from './state';
 import { resolveUser } from '../runtime/user';
 import { layerTar } from '../store/layer-diff';
+import { chainIdOf } from '../store/layers';
 import { runMounts } from './run-mounts';
 import { StagedTree } from './staged-tree';
 import { download, isArchive } from './add-sources';
@@ -260,15 +261,19 @@ export class StageRun {
   /** A step that only changes the config: cached like any other, so a rebuild keeps its history timestamp. */
   private async configStep(createdBy: string, change: (c: BuildRunConfig) => void): Promise<void> {
     const key = cacheKey([this.state.key, 'config', createdBy, JSON.stringify(this.runArgs())]);
-    if (this.useCache(key)) return;
+    if (this.useCache(key, createdBy, change)) return;
     const config = withConfig(this.state, change, createdBy);
     this.record(key, config, this.state.layer, 0);
   }
 
-  /** Looks the step up; on a hit the state moves to the cached result. */
-  private useCache(key: string): boolean {
+  /**
+   * Looks the step up; on a hit the state moves to the cached result. Without an entry, a
+   * --cache-from image may hold the step: its history (and layers) up to here must be ours,
+   * and its next history entry this very step (`createdBy`); a layer step then reuses its layer.
+   */
+  private useCache(key: string, createdBy?: string, change?: (c: BuildRunConfig) => void): boolean {
     if (this.s.options.noCache) return false;
-    const hit = this.b.cache.get(key);
+    const hit = this.b.cache.get(key) ?? (createdBy !== undefined ? this.fromCacheImages(key, createdBy, change) : undefined);
     if (!hit) return false;
     const config = JSON.parse(this.b.engine.content.readSmall(hit.config).toString('utf8')) as BuildImageConfig;
     config.config ??= {};
@@ -276,6 +281,38 @@ export class StageRun {
     this.say(' ---> Using cache\n');
     this.say(` ---> ${short(hit.config)}\n`);
     return true;
+  }
+
+  private fromCacheImages(key: string, createdBy: string, change?: (c: BuildRunConfig) => void): { config: Digest; layer: Digest | null } | undefined {
+    const engine = this.b.engine;
+    const mine = this.state.config.history ?? [];
+    const diffs = this.state.config.rootfs.diff_ids;
+    for (const name of this.s.options.cacheFrom) {
+      const img = engine.images.lookup(name);
+      if (!img) continue;
+      const theirs = engine.images.config(img.id);
+      const h = theirs.history ?? [];
+      if (h.length <= mine.length || !mine.every((e, i) => e.created_by === h[i].created_by && !!e.empty_layer === !!h[i].empty_layer)) continue;
+      if (!diffs.every((d, i) => theirs.rootfs.diff_ids[i] === d)) continue;
+      const next = h[mine.length];
+      if (next.created_by !== createdBy) continue;
+      let layer = this.state.layer;
+      let diffId: Digest | undefined;
+      if (!next.empty_layer) {
+        diffId = theirs.rootfs.diff_ids[diffs.length];
+        if (!diffId) continue;
+        const chain = chainIdOf(this.state.layer, diffId);
+        if (!engine.layers.get(chain)) continue;
+        layer = chain;
+      } else if (!change) continue;
+      const config = withConfig(this.state, change ?? (() => {}), createdBy, diffId);
+      config.history![config.history!.length - 1].created = next.created;
+      if (next.created) config.created = next.created;
+      const id = engine.content.putSmall(JSON.stringify(config));
+      this.b.cache.put(key, { config: id, layer }, 0);
+      return { config: id, layer };
+    }
+    return undefined;
   }
 
   private record(key: string, config: BuildImageConfig, layer: Digest | null, size: number): void {
@@ -298,7 +335,7 @@ export class StageRun {
     const network = ins.network === 'none' ? 'none' : ins.network === 'host' ? 'host' : this.s.options.network || 'default';
     const shown = `RUN ${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${argv.join(' ')} # buildkit`;
     const key = cacheKey([this.state.key, 'run', JSON.stringify(argv), JSON.stringify(args), JSON.stringify(cfg.Env ?? []), cfg.User ?? '', cfg.WorkingDir ?? '', network, mounts.key]);
-    if (this.useCache(key)) {
+    if (this.useCache(key, shown)) {
       mounts.release();
       return;
     }
@@ -389,7 +426,7 @@ export class StageRun {
       const what = picked.length === 1 && picked[0].node.type === 'file' ? 'file' : 'dir';
       const shown = `${keyword} ${what}:${content} in ${dest} `;
       const key = cacheKey([this.state.key, ins.kind, JSON.stringify(paths), dest, flags, content]);
-      if (this.useCache(key)) return;
+      if (this.useCache(key, shown)) return;
 
       const chmod = ins.chmod !== undefined ? parseMode(ins.chmod) : undefined;
       const snap = randomBytes(32).toString('hex');

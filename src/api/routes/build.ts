@@ -54,6 +54,7 @@ function options(ctx: Ctx): BuildOptions {
     labels: jsonParam<Record<string, string>>(ctx, 'labels') ?? {},
     target: ctx.query.get('target') || undefined,
     noCache: qbool(ctx, 'nocache'),
+    cacheFrom: jsonParam<string[]>(ctx, 'cachefrom') ?? [],
     pull: qbool(ctx, 'pull'),
     keepContainers: !qbool(ctx, 'rm', true) && !qbool(ctx, 'forcerm'),
     network: network && network !== 'default' ? network : undefined,
