@@ -156,9 +156,9 @@ test('API versions: too new and too old are 400, unknown paths 404, planned ones
   const unknown = await d.api('GET', '/no/such/endpoint');
   assert.equal(unknown.status, 404);
   assert.equal(message(unknown.body), 'page not found');
-  const planned = await d.api('POST', '/build');
+  const planned = await d.api('GET', '/images/search?term=x');
   assert.equal(planned.status, 501);
-  assert.match(message(planned.body), /does not implement POST \/build/);
+  assert.match(message(planned.body), /does not implement GET \/images\/search/);
   // Lookups of what does not exist are Docker's 404s.
   assert.equal((await d.api('GET', '/volumes')).body, '{"Volumes":[],"Warnings":null}\n');
   assert.equal((await d.api('GET', '/volumes/nosuch')).status, 404);
@@ -188,4 +188,35 @@ test('garbage on the socket gets a 400 and the daemon keeps serving', async () =
   assert.match(reply, /^HTTP\/1\.1 400 /);
   const ok = await d.docker(['run', '--rm', 'busybox', 'echo', 'still fine']);
   assert.equal(ok.stdout, 'still fine\n');
+});
+
+/** A tar of `files` (name → content; a `link:` prefix makes a symlink) as one buffer. */
+async function contextTar(files: Record<string, string>): Promise<Buffer> {
+  const p = pack();
+  for (const [name, body] of Object.entries(files)) {
+    if (body.startsWith('link:')) p.entry({ name, type: 'symlink', linkname: body.slice(5) });
+    else p.entry({ name }, body);
+  }
+  p.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of p) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+test('POST /build: a context that is not a tar, or escapes, is a 400; the build cache stays usable', async () => {
+  const garbage = await d.api('POST', '/build', Buffer.from('this is not a tar archive at all, just words '.repeat(40)), { 'Content-Type': 'application/x-tar' });
+  assert.equal(garbage.status, 400, garbage.body);
+  assert.match(message(garbage.body), /build context/);
+  const escape = await d.api('POST', '/build', await contextTar({ Dockerfile: 'FROM busybox\n', '../outside': 'x' }), { 'Content-Type': 'application/x-tar' });
+  assert.equal(escape.status, 400, escape.body);
+  assert.match(message(escape.body), /outside the context/);
+  // A symlink that points out of the context is kept as a name: COPY through it finds nothing outside.
+  const viaLink = await d.api('POST', '/build', await contextTar({ Dockerfile: 'FROM busybox\nCOPY out/passwd /x\n', out: 'link:/etc' }), { 'Content-Type': 'application/x-tar' });
+  assert.equal(viaLink.status, 200);
+  assert.match(viaLink.body, /file not found in build context/);
+  assert.doesNotMatch(viaLink.body, /Successfully built/);
+  const noDockerfile = await d.api('POST', '/build?dockerfile=nope', await contextTar({ Dockerfile: 'FROM busybox\n' }), { 'Content-Type': 'application/x-tar' });
+  assert.match(noDockerfile.body, /Cannot locate specified Dockerfile: nope/);
+  const ok = await d.api('POST', '/build?t=still-builds', await contextTar({ Dockerfile: 'FROM busybox\nRUN echo ok > /ok\n' }), { 'Content-Type': 'application/x-tar' });
+  assert.match(ok.body, /Successfully tagged still-builds:latest/);
 });

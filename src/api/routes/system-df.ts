@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { BuildCache } from '../../builder/cache';
 import type { Engine } from '../../engine/engine';
 import { type Ctx, sendJson } from '../context';
 import type { Route } from '../server';
@@ -67,5 +68,12 @@ function systemDf(ctx: Ctx, engine: Engine) {
     ...engine.volumes.view(v),
     UsageData: { Size: diskUsage(engine.volumes.store.dataDir(v.name)), RefCount: engine.volumes.usersOf(v.name).length },
   })) : [];
-  return { LayersSize: layersSize, Images: images, Containers: ctrs, Volumes: volumes, BuildCache: [] };
+  // Build cache entries: the bytes each step's own layer added (0 for config-only steps); in
+  // use while an image still stands on the entry's layer.
+  const usedLayers = new Set(engine.images.list().map((i) => i.topLayer));
+  const cache = want('build-cache') ? new BuildCache(engine.db, engine.content).usage().map((c) => ({
+    ID: c.id, Parent: '', Type: 'regular', Description: '', InUse: c.layer !== null && usedLayers.has(c.layer), Shared: false,
+    Size: c.size, CreatedAt: c.created, LastUsedAt: c.lastUsed, UsageCount: 1,
+  })) : [];
+  return { LayersSize: layersSize, Images: images, Containers: ctrs, Volumes: volumes, BuildCache: cache };
 }
