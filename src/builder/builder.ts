@@ -122,19 +122,46 @@ export class Builder {
       n += 1 + stages[i].instructions.length;
     }
 
+    // Stages run at once, but their output reads in stage order, as a serial build's would:
+    // a stage's lines wait until every stage before it has finished.
+    const pending = new Map<number, string[]>(order.map((i) => [i, []]));
+    let live = 0;
+    const stageOut = (i: number): BuildOutput => ({
+      stream: (text) => (order[live] === i ? out.stream(text) : pending.get(i)!.push(text)),
+      aux: (v) => out.aux(v),
+    });
+    const done = new Set<number>();
+    const finished = (i: number) => {
+      done.add(i);
+      if (order[live] !== i) return;
+      for (live++; live < order.length; live++) {
+        const j = order[live];
+        for (const t of pending.get(j)!) out.stream(t);
+        pending.set(j, []);
+        if (!done.has(j)) break;
+      }
+    };
+    /** On failure: whatever is held back goes out now, so a failing step's output is seen. */
+    const flushAll = () => {
+      for (const j of order.slice(live)) {
+        for (const t of pending.get(j)!) out.stream(t);
+        pending.set(j, []);
+      }
+      live = order.length;
+    };
     const results = new Map<number, Promise<State>>();
     const stageResult = (i: number): Promise<State> => {
       let p = results.get(i);
       if (!p) {
         p = new StageRun(this, {
-          stage: stages[i], index: i, escape: df.directives.escape, meta, consumed, options: o, out, context,
+          stage: stages[i], index: i, escape: df.directives.escape, meta, consumed, options: o, out: stageOut(i), context,
           firstStep: firstStep.get(i)!, total,
           fromImage: fromImage(stages[i]),
           stageRef: (ref) => {
             const d = stageRef(ref, i);
             return d === undefined ? undefined : stageResult(d);
           },
-        }).run();
+        }).run().finally(() => finished(i));
         results.set(i, p);
       }
       return p;
@@ -146,6 +173,7 @@ export class Builder {
       final = await stageResult(target);
       await Promise.all(order.map((i) => stageResult(i)));
     } catch (e) {
+      flushAll();
       throw e instanceof BerthError ? e : new BerthError('internal', messageOf(e), { cause: e });
     }
 

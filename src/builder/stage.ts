@@ -122,6 +122,7 @@ export class StageRun {
     const config = structuredClone(this.state.config);
     config.config.OnBuild = null;
     this.state = { ...this.state, config, id: this.b.engine.content.putSmall(JSON.stringify(config)) };
+    this.say(` ---> ${short(this.state.id)}\n`);
   }
 
   // ---- expansion ---------------------------------------------------------------------------
