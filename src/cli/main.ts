@@ -20,6 +20,7 @@ import { systemCommands } from './commands/system';
 import { diskUsageCommands } from './commands/disk-usage';
 import { distributionCommands } from './commands/distribution';
 import { volumeCommands } from './commands/volume';
+import { buildCommands } from './commands/build';
 import { FlagError, type FlagSpec, formatHelp, parseFlags } from './flags';
 
 const GLOBAL_FLAGS: FlagSpec[] = [
@@ -29,9 +30,9 @@ const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'version', short: 'v', type: 'bool', description: 'Print version information and quit' },
 ];
 
-const GROUPS: Record<string, string> = { container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage berth', volume: 'Manage volumes' };
+const GROUPS: Record<string, string> = { builder: 'Manage builds', container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage berth', volume: 'Manage volumes' };
 
-const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...imageUsageCommands, ...distributionCommands, ...systemCommands, ...diskUsageCommands, ...observeCommands, ...updateCommands, ...containerFsCommands, ...networkCommands, ...volumeCommands];
+const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...imageUsageCommands, ...distributionCommands, ...systemCommands, ...diskUsageCommands, ...observeCommands, ...updateCommands, ...containerFsCommands, ...networkCommands, ...volumeCommands, ...buildCommands];
 
 /** Every path a command answers to: its name and its aliases ("ps", "container ls"). */
 function commandTable(): Map<string, Command> {

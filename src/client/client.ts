@@ -6,6 +6,7 @@
 import * as http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { API_VERSION, compareVersions } from '../wire/api-version';
 import { unixSocketPath } from '../wire/host';
 
@@ -129,6 +130,16 @@ export class ApiClient {
     return res.statusCode ?? 0;
   }
 
+  /**
+   * POST /build: `context` (a tar) is streamed as the body. Resolves once the daemon answered,
+   * with its JSON lines as they come; an errorDetail line is yielded like any other, since the
+   * caller needs its code (a failed RUN's exit status).
+   */
+  async build(context: Readable, query: Query, headers: Record<string, string> = {}): Promise<AsyncGenerator<Record<string, unknown>>> {
+    const res = await this.dispatch('POST', '/build', { query, stream: context, headers: { 'Content-Type': 'application/x-tar', ...headers } });
+    return jsonLines(res);
+  }
+
   /** Opens a hijacked connection (Upgrade: tcp) for attach and exec start; resolves once the daemon agreed. */
   async hijack(path: string, query: Query, body?: unknown): Promise<{ socket: Socket; contentType: string }> {
     await this.apiVersion();
@@ -175,20 +186,27 @@ async function errorMessage(res: http.IncomingMessage): Promise<string> {
 
 /** Reads Docker's JSON-lines progress streams; an errorDetail line becomes an ApiError. */
 export async function* jsonMessages(res: Readable): AsyncGenerator<Record<string, unknown>> {
+  for await (const msg of jsonLines(res)) {
+    if (msg.errorDetail || msg.error) {
+      const detail = msg.errorDetail as { message?: string } | undefined;
+      throw new ApiError(500, detail?.message ?? String(msg.error));
+    }
+    yield msg;
+  }
+}
+
+/** One parsed object per line of a JSON-lines stream, as the lines arrive. */
+export async function* jsonLines(res: Readable): AsyncGenerator<Record<string, unknown>> {
   let buf = '';
+  // A character split between two chunks (RUN output is anyone's UTF-8) is joined, not mangled.
+  const utf8 = new StringDecoder('utf8');
   for await (const chunk of res) {
-    buf += (chunk as Buffer).toString('utf8');
+    buf += utf8.write(chunk as Buffer);
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
-      if (line === '') continue;
-      const msg = JSON.parse(line) as Record<string, unknown>;
-      if (msg.errorDetail || msg.error) {
-        const detail = msg.errorDetail as { message?: string } | undefined;
-        throw new ApiError(500, detail?.message ?? String(msg.error));
-      }
-      yield msg;
+      if (line !== '') yield JSON.parse(line) as Record<string, unknown>;
     }
   }
   if (buf.trim() !== '') yield JSON.parse(buf) as Record<string, unknown>;
