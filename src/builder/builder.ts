@@ -15,7 +15,9 @@ import { processWord } from '../dockerfile/shell';
 import type { Digest } from '../store/content-store';
 import { familiarName, parseReference, withDefaultTag } from '../wire/reference';
 import { BuildCache, cacheKey } from './cache';
-import type { BuildContext } from './context';
+import { type BuildContext, ContextBlobs } from './context';
+import { join, posix } from 'node:path';
+import { IgnoreMatcher, parseDockerignore } from '../dockerfile/ignore';
 import { StageRun } from './stage';
 import type { BuildImageConfig, State } from './state';
 
@@ -47,15 +49,25 @@ export const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_pro
 
 export class Builder {
   readonly cache: BuildCache;
+  /** Context files kept by content across builds, so an unchanged file is not received twice. */
+  readonly contextBlobs: ContextBlobs;
 
   constructor(readonly engine: Engine) {
     this.cache = new BuildCache(engine.db, engine.content);
+    this.contextBlobs = new ContextBlobs(join(engine.config.dataRoot, 'builder', 'context'));
   }
 
   async build(context: BuildContext, o: BuildOptions, out: BuildOutput): Promise<Digest> {
     const text = context.readSmall(o.dockerfile);
     if (text === undefined) throw invalid(`Cannot locate specified Dockerfile: ${o.dockerfile}`);
     const df = parseDockerfile(text.toString('utf8'));
+    // As Docker's daemon does: a Dockerfile or .dockerignore the .dockerignore names is read, then
+    // leaves the context (the docker CLI names its generated Dockerfile there for -f outside it).
+    const ignore = context.readSmall('.dockerignore');
+    if (ignore !== undefined) {
+      const m = new IgnoreMatcher(parseDockerignore(ignore.toString('utf8')));
+      context.dropIgnored((p) => m.ignores(p, false), [posix.normalize(o.dockerfile).replace(/^\.?\//, ''), '.dockerignore']);
+    }
     const { metaArgs, stages } = toStages(df);
     for (const t of o.tags) parseTag(t);
 

@@ -5,15 +5,14 @@
  * builder reads it through this index, and a COPY's cache key comes from the hashes without a
  * second pass over the bytes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { extract, type Header } from 'tar-stream';
 import { BerthError, invalid, messageOf } from '../errors';
-import { feed } from '../engine/image-archive-spool';
 import { decompress } from '../store/compression';
 import { normalizeEntryPath } from '../store/tar-validate';
+import { type EntrySink, readTar, type TarEntryHeader } from './tar-reader';
 
 export type NodeType = 'file' | 'directory' | 'symlink';
 
@@ -48,35 +47,89 @@ interface Entry extends SourceNode {
 
 const MAX_ENTRIES = 1_000_000;
 
+/**
+ * Context files by content, kept across builds under <data-root>/builder/context, and what each
+ * (path, size, mtime, mode) was found to hold. A file sent again unchanged is neither hashed nor
+ * written: its body is skipped as it streams past. As git does with its index, an entry whose
+ * mtime was within two seconds of when it was recorded is not trusted (the file could change
+ * again within the same second, size and all): such files are always hashed.
+ */
+export class ContextBlobs {
+  private readonly known = new Map<string, { sha: string; recorded: number }>();
+
+  constructor(readonly dir: string) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const name of fs.readdirSync(dir)) if (name.startsWith('tmp-')) fs.rmSync(join(dir, name), { force: true });
+  }
+
+  path(sha: string): string {
+    return join(this.dir, sha);
+  }
+
+  lookup(h: TarEntryHeader): string | undefined {
+    const k = statKey(h);
+    const hit = this.known.get(k);
+    if (!hit || h.mtime.getTime() > hit.recorded - 2000 || !fs.existsSync(this.path(hit.sha))) return undefined;
+    return hit.sha;
+  }
+
+  remember(h: TarEntryHeader, sha: string): void {
+    if (this.known.size > 500_000) this.known.clear();
+    this.known.set(statKey(h), { sha, recorded: Date.now() });
+  }
+
+  /** builder prune: every kept context file goes. */
+  clear(): number {
+    let bytes = 0;
+    for (const name of fs.readdirSync(this.dir)) {
+      try {
+        bytes += fs.statSync(join(this.dir, name)).size;
+      } catch {
+        continue;
+      }
+      fs.rmSync(join(this.dir, name), { force: true });
+    }
+    this.known.clear();
+    return bytes;
+  }
+}
+
+const statKey = (h: TarEntryHeader) => `${h.name}\0${h.size}\0${h.mtime.getTime()}\0${h.mode}`;
+
 export class BuildContext implements SourceTree {
   private readonly entries = new Map<string, Entry>();
   private readonly childNames = new Map<string, Set<string>>();
   private count = 0;
 
-  private constructor(readonly dir: string) {
-    this.entries.set('', { path: '', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: new Date(0), size: 0 });
+  private constructor(
+    readonly dir: string,
+    private readonly blobs: ContextBlobs,
+  ) {
+    this.entries.set('', { path: '', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: new Date(), size: 0 });
   }
 
-  /** Reads a context tar into `dir` (created; the caller removes it with dispose()). */
-  static async receive(body: AsyncIterable<Buffer>, dir: string): Promise<BuildContext> {
+  /** Reads a context tar (maybe compressed); `dir` is this build's scratch (dispose() removes it). */
+  static async receive(body: AsyncIterable<Buffer>, dir: string, blobs: ContextBlobs): Promise<BuildContext> {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const ctx = new BuildContext(dir);
-    const ex = extract();
-    ex.on('error', () => {});
-    const feeding = feed(decompress(body), ex);
+    const ctx = new BuildContext(dir, blobs);
     try {
-      for await (const entry of ex) {
-        entry.on('error', () => {});
-        await ctx.take(entry.header, entry as AsyncIterable<Buffer>);
-      }
+      await readTar(decompress(body), (h) => ctx.take(h));
     } catch (e) {
-      ex.destroy();
-      if (e instanceof BerthError) throw e;
+      if (e instanceof BerthError) throw invalid(`failed to read the build context: ${e.message}`, e);
       throw invalid(`failed to read the build context: ${messageOf(e)}`, e);
-    } finally {
-      await feeding;
     }
     return ctx;
+  }
+
+  /** Docker's removeDockerfile: the Dockerfile and .dockerignore leave the context when .dockerignore names them. */
+  dropIgnored(matches: (path: string) => boolean, paths: string[]): void {
+    for (const p of paths) {
+      const e = this.entries.get(p);
+      if (!e || !matches(p)) continue;
+      this.entries.delete(p);
+      const parent = posix.dirname(p) === '.' ? '' : posix.dirname(p);
+      this.childNames.get(parent)?.delete(posix.basename(p));
+    }
   }
 
   dispose(): void {
@@ -145,50 +198,54 @@ export class BuildContext implements SourceTree {
     return out.join('/');
   }
 
-  private async take(h: Header, body: AsyncIterable<Buffer>): Promise<void> {
+  private take(h: TarEntryHeader): EntrySink | undefined {
     if (++this.count > MAX_ENTRIES) throw invalid(`the build context has more than ${MAX_ENTRIES} entries`);
     const path = h.name.startsWith('/') ? null : normalizeEntryPath(h.name);
-    if (path === null) throw invalid(`invalid build context: entry "${h.name}" is outside the context (absolute or with "..")`);
-    const base = { path, mode: (h.mode ?? 0o644) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date(0), size: 0 };
+    if (path === null) throw invalid(`entry "${h.name}" is outside the context (absolute or with "..")`);
+    const base = { path, mode: h.mode & 0o7777, uid: h.uid, gid: h.gid, mtime: h.mtime, size: 0 };
     switch (h.type) {
       case 'directory':
-        for await (const _ of body);
-        if (path === '') return;
-        this.add({ ...base, type: 'directory' });
-        return;
+        if (path !== '') this.add({ ...base, type: 'directory' });
+        return undefined;
       case 'symlink':
-        for await (const _ of body);
-        this.add({ ...base, type: 'symlink', linkname: h.linkname ?? '' });
-        return;
+        this.add({ ...base, type: 'symlink', linkname: h.linkname });
+        return undefined;
       case 'link': {
-        for await (const _ of body);
-        const target = normalizeEntryPath(h.linkname ?? '');
+        const target = normalizeEntryPath(h.linkname);
         const t = target === null ? undefined : this.entries.get(target);
-        if (!t || t.type !== 'file') throw invalid(`invalid build context: hard link "${h.name}" to a file not in the context`);
+        if (!t || t.type !== 'file') throw invalid(`hard link "${h.name}" to a file not in the context`);
         this.add({ ...t, path, mode: base.mode, uid: base.uid, gid: base.gid, mtime: base.mtime });
-        return;
+        return undefined;
       }
-      case 'file':
-      case 'contiguous-file': {
-        const data = join(this.dir, String(this.count));
-        const hash = createHash('sha256');
-        const out = fs.createWriteStream(data);
-        let size = 0;
-        try {
-          for await (const chunk of body) {
-            hash.update(chunk as Buffer);
-            size += (chunk as Buffer).length;
-            if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-          }
-        } finally {
-          await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+      case 'file': {
+        const known = this.blobs.lookup(h);
+        if (known) {
+          this.add({ ...base, type: 'file', size: h.size, data: this.blobs.path(known), sha: known });
+          return undefined;
         }
-        this.add({ ...base, type: 'file', size, data, sha: hash.digest('hex') });
-        return;
+        // Unknown (or not trusted): hashed and written as it streams, published under its hash.
+        const tmp = join(this.blobs.dir, `tmp-${randomBytes(8).toString('hex')}`);
+        const fd = fs.openSync(tmp, 'wx', 0o600);
+        const hash = createHash('sha256');
+        return {
+          data: (chunk) => {
+            hash.update(chunk);
+            for (let off = 0; off < chunk.length; ) off += fs.writeSync(fd, chunk, off);
+          },
+          end: () => {
+            fs.closeSync(fd);
+            const sha = hash.digest('hex');
+            const final = this.blobs.path(sha);
+            if (fs.existsSync(final)) fs.rmSync(tmp, { force: true });
+            else fs.renameSync(tmp, final);
+            this.blobs.remember(h, sha);
+            this.add({ ...base, type: 'file', size: h.size, data: final, sha });
+          },
+        };
       }
       default:
-        // Devices, fifos: Docker's context reader skips nothing, but no COPY can use them here.
-        for await (const _ of body);
+        // Devices and fifos: no COPY can use them.
+        return undefined;
     }
   }
 
@@ -197,7 +254,7 @@ export class BuildContext implements SourceTree {
     const parts = e.path.split('/');
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join('/');
-      if (!this.entries.has(dir)) this.add({ path: dir, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: new Date(0), size: 0 });
+      if (!this.entries.has(dir)) this.add({ path: dir, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: new Date(), size: 0 });
     }
     const existing = this.entries.get(e.path);
     // A directory keeps its children when a later entry names it again.

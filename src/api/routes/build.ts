@@ -69,7 +69,7 @@ async function build(ctx: Ctx, builder: Builder, tmp: string): Promise<void> {
   const dir = join(tmp, `ctx-${randomBytes(8).toString('hex')}`);
   let context: BuildContext;
   try {
-    context = await BuildContext.receive(ctx.req, dir);
+    context = await BuildContext.receive(ctx.req, dir, builder.contextBlobs);
   } catch (e) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
@@ -102,6 +102,7 @@ async function prune(ctx: Ctx, builder: Builder): Promise<void> {
     if (Number.isNaN(before.getTime())) throw invalid(`invalid filter 'until=${until}'`);
   }
   const { ids, reclaimed } = builder.cache.prune({ until: before });
+  const contextBytes = before ? 0 : builder.contextBlobs.clear();
   const gc = builder.engine.gc();
-  sendJson(ctx, 200, { CachesDeleted: ids, SpaceReclaimed: Math.max(reclaimed, gc.bytes) });
+  sendJson(ctx, 200, { CachesDeleted: ids, SpaceReclaimed: Math.max(reclaimed, gc.bytes) + contextBytes });
 }
