@@ -45,3 +45,7 @@ mkdir -p .cache
 
 echo "==> berth run --rm busybox echo hello from berth"
 ./bin/berth -H "unix://$SOCK" run --rm busybox echo hello from berth
+
+echo "==> berth build -t hello-berth examples/hello && berth run --rm hello-berth"
+./bin/berth -H "unix://$SOCK" build --progress=plain -t hello-berth examples/hello
+./bin/berth -H "unix://$SOCK" run --rm hello-berth

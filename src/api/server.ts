@@ -116,7 +116,9 @@ export function createApiServer(opts: ServerOptions): http.Server {
     }
   };
 
-  const server = http.createServer((req, res) => {
+  // 1 MiB of headers: `berth build --secret` sends its secrets in one (BuildKit allows 500 KB
+  // per secret); the socket is root's only, so a larger limit costs no exposure.
+  const server = http.createServer({ maxHeaderSize: 1 << 20 }, (req, res) => {
     for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
     void dispatch(req, res, req.socket);
   });

@@ -26,8 +26,8 @@ const flagValueError = (flag: string, value: string, why: string) => new UsageEr
 
 /** buildkit's limit on one secret (secretsprovider.MaxSecretSize). */
 const MAX_SECRET = 500 * 1024;
-/** berthd's HTTP server takes 16 KiB of headers in all; the secrets header must fit in that. */
-const MAX_SECRETS_HEADER = 14 * 1024;
+/** berthd's HTTP server takes 1 MiB of headers in all; the secrets header must fit in that. */
+const MAX_SECRETS_HEADER = 1000 * 1024;
 const MAX_DOCKERFILE = 16 << 20;
 
 export type ProgressMode = 'auto' | 'plain' | 'tty' | 'quiet';
