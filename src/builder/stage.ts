@@ -452,7 +452,8 @@ export class StageRun {
           if (lowers.length) engine.snapshots.unmount(snap);
         }
         const parentLowers = this.state.layer ? engine.layers.stack(this.state.layer) : [];
-        const layer = await engine.layers.apply(this.state.layer, layerTar(engine.snapshots.upperPath(snap), parentLowers.map((l) => engine.snapshots.layerPath(l))));
+        const upper = engine.snapshots.upperPath(snap);
+        const layer = await engine.layers.adopt(this.state.layer, upper, layerTar(upper, parentLowers.map((l) => engine.snapshots.layerPath(l))));
         const config = withConfig(this.state, () => {}, shown, layer.diffId);
         this.record(key, config, layer.chainId, layer.size);
       } finally {

@@ -6,7 +6,14 @@ import { goQuote } from './go-quote';
 import { DockerfileParseError, MAX_LINE_BYTES, detectSyntax, dump, parseDockerfile } from './parser';
 
 // Compiled to dist/src/dockerfile/: the corpus sits beside the repository.
-const CORPUS = path.resolve(__dirname, '../../../../shared/conformance/dockerfile');
+// The corpus lives beside the repository (../shared); a clone elsewhere finds it through
+// BERTH_CONFORMANCE_DIR or at the machine's /work/shared. Missing everywhere: the tests fail.
+const CORPUS_PLACES = [
+  process.env.BERTH_CONFORMANCE_DIR ?? '',
+  path.resolve(__dirname, '../../../../shared/conformance/dockerfile'),
+  '/work/shared/conformance/dockerfile',
+].filter(Boolean);
+const CORPUS = CORPUS_PLACES.find((p) => fs.existsSync(p)) ?? CORPUS_PLACES[CORPUS_PLACES.length - 2];
 
 function cases(dir: string): string[] {
   return fs

@@ -5,7 +5,14 @@ import * as path from 'node:path';
 import { expandWithInfo, processWord, processWords, ShellExpansionError, type Env } from './shell';
 
 // Compiled to dist/src/dockerfile/; the corpus lives beside the checkout.
-const CORPUS = path.resolve(__dirname, '../../../../shared/conformance/dockerfile');
+// The corpus lives beside the repository (../shared); a clone elsewhere finds it through
+// BERTH_CONFORMANCE_DIR or at the machine's /work/shared. Missing everywhere: the tests fail.
+const CORPUS_PLACES = [
+  process.env.BERTH_CONFORMANCE_DIR ?? '',
+  path.resolve(__dirname, '../../../../shared/conformance/dockerfile'),
+  '/work/shared/conformance/dockerfile',
+].filter(Boolean);
+const CORPUS = CORPUS_PLACES.find((p) => fs.existsSync(p)) ?? CORPUS_PLACES[CORPUS_PLACES.length - 2];
 assert.ok(fs.existsSync(path.join(CORPUS, 'shell')), `conformance corpus missing at ${CORPUS}`);
 
 interface WordVector { line: number; input: string; expected: string }

@@ -5,6 +5,7 @@
  * snapshot is committed, and start-up deletes snapshots without a row.
  */
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BerthError, invalid, messageOf } from '../errors';
@@ -105,6 +106,24 @@ export class LayerStore {
       throw invalid(`invalid layer: ${messageOf(e)}`, e);
     }
     return this.unpacked(ingest, diffId, size);
+  }
+
+  /**
+   * A layer whose files are already laid out as an unpacked layer (a build step's writable
+   * snapshot, `dir`): `tar`, made from `dir`, is kept as its blob and names it, and `dir` itself
+   * becomes the unpacked layer by a rename, so its bytes are not extracted a second time.
+   */
+  async adopt(parent: Digest | null, dir: string, tar: AsyncIterable<Buffer>): Promise<Layer> {
+    const blob = this.content.writer();
+    try {
+      for await (const chunk of tar) await blob.write(chunk);
+    } catch (e) {
+      await blob.abort();
+      throw e;
+    }
+    const { digest: diffId } = await blob.commit();
+    const size = fileBytes(dir);
+    return this.unpacked(this.snapshots.adopt(dir), diffId, size).commit(parent);
   }
 
   private unpacked(ingest: ReturnType<OverlaySnapshotter['ingest']>, diffId: Digest, size: number): UnpackedLayer {
@@ -321,4 +340,19 @@ class DigestOnly implements TarSink {
   abort(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** Bytes of regular files under `dir` (a layer's size, as the tar validator counts it). */
+function fileBytes(dir: string): number {
+  let total = 0;
+  const stack = [dir];
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) total += fs.lstatSync(p).size;
+    }
+  }
+  return total;
 }

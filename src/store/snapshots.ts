@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../errors';
 import type { Digest } from './content-store';
-import { isMountPoint, mount, umount, umountAsync, MNT_DETACH } from './syscalls';
+import { isMountPoint, lremovexattr, mount, umount, umountAsync, MNT_DETACH } from './syscalls';
 
 const MS_RDONLY = 1;
 
@@ -62,6 +62,24 @@ export class OverlaySnapshotter {
       },
       abort: () => fs.rmSync(base, { recursive: true, force: true }),
     };
+  }
+
+  /**
+   * ingest() for a directory already laid out as an unpacked layer (a build step's upper dir,
+   * under this root): it is moved, not copied. The bookkeeping overlay left on copied-up
+   * directories (origin, impure) is dropped, so the layer reads like one unpacked from its tar.
+   */
+  adopt(dir: string): { dir: string; commit(chainId: Digest): void; abort(): void } {
+    const staged = this.ingest();
+    fs.rmdirSync(staged.dir);
+    fs.renameSync(dir, staged.dir);
+    const stack = [staged.dir];
+    while (stack.length > 0) {
+      const d = stack.pop()!;
+      for (const name of ['trusted.overlay.origin', 'trusted.overlay.impure']) lremovexattr(d, name);
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) stack.push(join(d, e.name));
+    }
+    return staged;
   }
 
   hasCommitted(chainId: Digest): boolean {

@@ -25,6 +25,7 @@ const c = {
   mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
   lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
   lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)'),
+  lremovexattr: libc.func('int lremovexattr(const char *path, const char *name)'),
   syscall0: libc.func('long syscall(long number, ...)'),
   memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)'),
   fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
@@ -156,6 +157,15 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
   return buf.subarray(0, n);
 }
 
+
+/** Removes an attribute without following symlinks; an absent one is no error. */
+export function lremovexattr(path: string, name: string): void {
+  if ((c.lremovexattr(path, name) as number) < 0) {
+    const errno = koffi.errno();
+    if (errno === ENODATA || errno === ENOTSUP) return;
+    throw new SyscallError('lremovexattr', errno, `${path} ${name}`);
+  }
+}
 
 /** Whether `path` is a mount point, from /proc/self/mountinfo (field 5 is the mount point). */
 export function isMountPoint(path: string, mountinfo: string): boolean {
