@@ -50,9 +50,11 @@ const MAX_ENTRIES = 1_000_000;
 /**
  * Context files by content, kept across builds under <data-root>/builder/context, and what each
  * (path, size, mtime, mode) was found to hold. A file sent again unchanged is neither hashed nor
- * written: its body is skipped as it streams past. As git does with its index, an entry whose
- * mtime was within two seconds of when it was recorded is not trusted (the file could change
- * again within the same second, size and all): such files are always hashed.
+ * written: its body is skipped as it streams past. As git does with its index, an entry is
+ * trusted only if its mtime was already in the past when the client began to send it: a file
+ * written again after its bytes were read gets a later mtime, so its key changes. "In the past"
+ * allows for the mtime's precision (whole seconds in the docker CLI's tars) and for the file
+ * system's coarse clock; newer files are always hashed.
  */
 export class ContextBlobs {
   private readonly known = new Map<string, { sha: string; recorded: number }>();
@@ -67,15 +69,17 @@ export class ContextBlobs {
   }
 
   lookup(h: TarEntryHeader): string | undefined {
-    const k = statKey(h);
-    const hit = this.known.get(k);
-    if (!hit || h.mtime.getTime() > hit.recorded - 2000 || !fs.existsSync(this.path(hit.sha))) return undefined;
-    return hit.sha;
+    const hit = this.known.get(statKey(h));
+    if (!hit || !fs.existsSync(this.path(hit.sha))) return undefined;
+    const ms = h.mtime.getTime();
+    const precision = ms % 1000 === 0 ? 1000 : 1;
+    return ms + precision + 10 < hit.recorded ? hit.sha : undefined;
   }
 
-  remember(h: TarEntryHeader, sha: string): void {
+  /** `since`: when the request carrying this file began (its bytes were read after that). */
+  remember(h: TarEntryHeader, sha: string, since: number): void {
     if (this.known.size > 500_000) this.known.clear();
-    this.known.set(statKey(h), { sha, recorded: Date.now() });
+    this.known.set(statKey(h), { sha, recorded: since });
   }
 
   /** builder prune: every kept context file goes. */
@@ -100,6 +104,7 @@ export class BuildContext implements SourceTree {
   private readonly entries = new Map<string, Entry>();
   private readonly childNames = new Map<string, Set<string>>();
   private count = 0;
+  private since = 0;
 
   private constructor(
     readonly dir: string,
@@ -112,6 +117,7 @@ export class BuildContext implements SourceTree {
   static async receive(body: AsyncIterable<Buffer>, dir: string, blobs: ContextBlobs): Promise<BuildContext> {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const ctx = new BuildContext(dir, blobs);
+    ctx.since = Date.now();
     try {
       await readTar(decompress(body), (h) => ctx.take(h));
     } catch (e) {
@@ -238,7 +244,7 @@ export class BuildContext implements SourceTree {
             const final = this.blobs.path(sha);
             if (fs.existsSync(final)) fs.rmSync(tmp, { force: true });
             else fs.renameSync(tmp, final);
-            this.blobs.remember(h, sha);
+            this.blobs.remember(h, sha, this.since);
             this.add({ ...base, type: 'file', size: h.size, data: final, sha });
           },
         };
