@@ -35,8 +35,11 @@ describe('flag values', () => {
       assert.deepEqual(JSON.parse(Buffer.from(h, 'base64').toString()), { f: 'AAEC/w==', e: Buffer.from('env-value').toString('base64') });
       assert.equal(secretsHeader([]), undefined);
       assert.throws(() => secretsHeader([{ id: 'm', src: path.join(dir, 'missing') }]), { message: `failed to stat ${path.join(dir, 'missing')}: stat ${path.join(dir, 'missing')}: no such file or directory` });
-      fs.writeFileSync(path.join(dir, 'big'), Buffer.alloc(20 * 1024, 1));
-      assert.throws(() => secretsHeader([{ id: 'big', src: path.join(dir, 'big') }]), /build secrets too large/);
+      // One secret over BuildKit's 500 KB; two under it that together do not fit the header.
+      fs.writeFileSync(path.join(dir, 'big'), Buffer.alloc(600 * 1024, 1));
+      assert.throws(() => secretsHeader([{ id: 'big', src: path.join(dir, 'big') }]), /secret big too big/);
+      fs.writeFileSync(path.join(dir, 'half'), Buffer.alloc(400 * 1024, 1));
+      assert.throws(() => secretsHeader([{ id: 'h1', src: path.join(dir, 'half') }, { id: 'h2', src: path.join(dir, 'half') }]), /build secrets too large/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
