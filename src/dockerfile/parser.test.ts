@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { conformanceCorpus } from './test-corpus';
 import { describe, test } from 'node:test';
 import { goQuote } from './go-quote';
 import { DockerfileParseError, MAX_LINE_BYTES, detectSyntax, dump, parseDockerfile } from './parser';
 
 // Compiled to dist/src/dockerfile/: the corpus sits beside the repository.
-// The corpus lives beside the repository (../shared); a clone elsewhere finds it through
-// BERTH_CONFORMANCE_DIR or at the machine's /work/shared. Missing everywhere: the tests fail.
-const CORPUS_PLACES = [
-  process.env.BERTH_CONFORMANCE_DIR ?? '',
-  path.resolve(__dirname, '../../../../shared/conformance/dockerfile'),
-  '/work/shared/conformance/dockerfile',
-].filter(Boolean);
-const CORPUS = CORPUS_PLACES.find((p) => fs.existsSync(p)) ?? CORPUS_PLACES[CORPUS_PLACES.length - 2];
+const CORPUS = conformanceCorpus();
 
 function cases(dir: string): string[] {
   return fs

@@ -2,17 +2,10 @@ import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { conformanceCorpus } from './test-corpus';
 import { expandWithInfo, processWord, processWords, ShellExpansionError, type Env } from './shell';
 
-// Compiled to dist/src/dockerfile/; the corpus lives beside the checkout.
-// The corpus lives beside the repository (../shared); a clone elsewhere finds it through
-// BERTH_CONFORMANCE_DIR or at the machine's /work/shared. Missing everywhere: the tests fail.
-const CORPUS_PLACES = [
-  process.env.BERTH_CONFORMANCE_DIR ?? '',
-  path.resolve(__dirname, '../../../../shared/conformance/dockerfile'),
-  '/work/shared/conformance/dockerfile',
-].filter(Boolean);
-const CORPUS = CORPUS_PLACES.find((p) => fs.existsSync(p)) ?? CORPUS_PLACES[CORPUS_PLACES.length - 2];
+const CORPUS = conformanceCorpus();
 assert.ok(fs.existsSync(path.join(CORPUS, 'shell')), `conformance corpus missing at ${CORPUS}`);
 
 interface WordVector { line: number; input: string; expected: string }

@@ -6,11 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
 import { after, before } from 'node:test';
+import { makeContext } from './build-contexts';
 import { Daemon, useDaemon } from './harness';
 
 process.env.DOCKER_BUILDKIT = '0';
@@ -36,15 +35,7 @@ before(async () => {
 });
 after(() => server.close());
 
-function context(files: Record<string, string>): string {
-  fs.mkdirSync(join(d.dir, 'contexts'), { recursive: true });
-  const dir = fs.mkdtempSync(join(d.dir, 'contexts', 'x-'));
-  for (const [path, content] of Object.entries(files)) {
-    fs.mkdirSync(dirname(join(dir, path)), { recursive: true });
-    fs.writeFileSync(join(dir, path), content);
-  }
-  return dir;
-}
+const context = (files: Record<string, string>) => makeContext(d, files);
 
 const build = (dir: string, args: string[] = []) => d.docker(['build', ...args, dir], { timeoutMs: 120_000 });
 const run = (image: string, ...cmd: string[]) => d.dockerOk(['run', '--rm', '--pull', 'never', image, ...cmd]);

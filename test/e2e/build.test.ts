@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { makeContext } from './build-contexts';
 import { Daemon, type Result, useDaemon } from './harness';
 
 // The harness runs the CLI with this process's environment: this file's docker CLI always uses
@@ -18,16 +19,7 @@ const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
 
 const ok = (args: string[]) => d.dockerOk(args);
 
-/** A build context in a fresh dir under the daemon's dir: path → content (parents made). */
-function context(files: Record<string, string | Buffer>): string {
-  fs.mkdirSync(join(d.dir, 'contexts'), { recursive: true });
-  const dir = fs.mkdtempSync(join(d.dir, 'contexts', 'c-'));
-  for (const [path, content] of Object.entries(files)) {
-    fs.mkdirSync(dirname(join(dir, path)), { recursive: true });
-    fs.writeFileSync(join(dir, path), content);
-  }
-  return dir;
-}
+const context = (files: Record<string, string | Buffer>) => makeContext(d, files);
 
 const build = (dir: string, args: string[] = []) => d.docker(['build', ...args, dir], { timeoutMs: 120_000 });
 
