@@ -21,7 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   engine: ['store', 'runtime', 'distribution'],
   // Pure: the Dockerfile parser, word expansion and .dockerignore matching, for daemon and CLI.
   dockerfile: [],
-  builder: ['dockerfile', 'engine', 'store', 'runtime'],
+  builder: ['dockerfile', 'engine', 'store', 'runtime', 'distribution'],
   api: ['builder', 'dockerfile', 'engine', 'store', 'runtime', 'distribution'],
   client: [],
   cli: ['client', 'dockerfile'],

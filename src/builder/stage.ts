@@ -14,6 +14,7 @@ import { parseDockerfile } from '../dockerfile/parser';
 import { type EscapeChar, processWord, processWords } from '../dockerfile/shell';
 import type { Digest } from '../store/content-store';
 import { parseReference, withDefaultTag } from '../wire/reference';
+import { parsePlatform, type Platform, platformMatches } from '../distribution/manifest';
 import type { Builder, BuildOptions, BuildOutput } from './builder';
 import { PROXY_ARGS } from './builder';
 import { cacheKey } from './cache';
@@ -92,14 +93,32 @@ export class StageRun {
     const stage = this.s.stageRef(name);
     if (stage) return await stage;
     if (name.toLowerCase() === 'scratch') return this.b.imageState(null);
-    return this.b.imageState(await this.image(name, this.s.options.pull, line));
+    const raw = this.s.stage.from.platform;
+    let platform: Platform | undefined;
+    if (raw !== undefined) {
+      const value = processWord(raw, this.s.meta, this.s.escape);
+      try {
+        platform = parsePlatform(value);
+      } catch (e) {
+        throw invalid(`Dockerfile:${line}: failed to parse platform ${value}: ${messageOf(e)}`);
+      }
+    }
+    return this.b.imageState(await this.image(name, this.s.options.pull, line, platform));
   }
 
-  /** A local image by name, pulled when missing (or always, with --pull). */
-  private async image(name: string, pull: boolean, line: number): Promise<Digest> {
+  /**
+   * A local image by name, pulled when missing (or always, with --pull). With FROM --platform,
+   * a local image of another platform does not do: the one asked for is pulled.
+   */
+  private async image(name: string, pull: boolean, line: number, platform?: Platform): Promise<Digest> {
     const engine = this.b.engine;
     const local = engine.images.lookup(name);
-    if (local && !pull) return local.id;
+    const fits = (id: Digest) => {
+      if (!platform) return true;
+      const c = engine.images.config(id);
+      return platformMatches(platform, { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) });
+    };
+    if (local && !pull && fits(local.id)) return local.id;
     let ref;
     try {
       ref = withDefaultTag(parseReference(name));
@@ -107,7 +126,7 @@ export class StageRun {
       throw invalid(`Dockerfile:${line}: invalid reference format: ${name}: ${messageOf(e)}`);
     }
     this.say(`Pulling ${name}\n`);
-    const { id } = await engine.puller.pull({ ref, creds: {}, progress: (m) => { if (m.status && !m.progressDetail) this.say(`${m.id ? `${m.id}: ` : ''}${m.status}\n`); } });
+    const { id } = await engine.puller.pull({ ref, creds: {}, ...(platform ? { platform } : {}), progress: (m) => { if (m.status && !m.progressDetail) this.say(`${m.id ? `${m.id}: ` : ''}${m.status}\n`); } });
     return id;
   }
 
@@ -141,6 +160,16 @@ export class StageRun {
 
   private words(s: string): string[] {
     return processWords(s, this.env(), this.s.escape);
+  }
+
+  /**
+   * A heredoc body with its variables expanded and everything else as written (BuildKit's raw
+   * quotes and escapes): quotes and escape characters are escaped first, so only `$` is special.
+   */
+  private raw(text: string): string {
+    const esc = this.s.escape;
+    const guarded = text.replace(esc === '`' ? /[`"']/g : /[\\"']/g, (c) => esc + c);
+    return processWord(guarded, this.env(), esc);
   }
 
   /** Build args in scope for RUN (not in the image config): name=value, sorted. */
@@ -402,7 +431,8 @@ export class StageRun {
         paths = [];
         for (const [i, h] of ins.heredocs.entries()) {
           const file = join(dir, String(i));
-          fs.writeFileSync(file, h.chomp ? h.content.replace(/^\t+/gm, '') : h.content);
+          const body = h.chomp ? h.content.replace(/^\t+/gm, '') : h.content;
+          fs.writeFileSync(file, h.expand ? this.raw(body) : body);
           staged.add(h.name, file, 0o644, new Date(0));
           paths.push(h.name);
         }

@@ -126,3 +126,23 @@ test('a locked cache mount is used by one step at a time, even from parallel sta
   // One after the other: two 1-second holds.
   assert.ok(Date.now() - t0 >= 2000, `built in ${Date.now() - t0} ms`);
 });
+
+test('FROM --platform=$BUILDPLATFORM uses the local image; COPY heredocs expand variables unless the delimiter is quoted', async () => {
+  const dir = context({
+    Dockerfile: [
+      'FROM --platform=$BUILDPLATFORM busybox',
+      'ARG WHO=world',
+      'COPY <<EOT /greet.txt',
+      `hello \${WHO} "quoted" 'single' back\\slash`,
+      'EOT',
+      "COPY <<'EOT' /raw.txt",
+      'hello ${WHO} stays',
+      'EOT',
+      '',
+    ].join('\n'),
+  });
+  const r = await build(dir, ['-t', 'heredocs']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(await run('heredocs', 'cat', '/greet.txt'), `hello world "quoted" 'single' back\\slash\n`);
+  assert.equal(await run('heredocs', 'cat', '/raw.txt'), 'hello ${WHO} stays\n');
+});
