@@ -54,7 +54,7 @@ export class Builder {
 
   constructor(readonly engine: Engine) {
     this.cache = new BuildCache(engine.db, engine.content);
-    this.contextBlobs = new ContextBlobs(join(engine.config.dataRoot, 'builder', 'context'));
+    this.contextBlobs = new ContextBlobs(join(engine.config.dataRoot, 'builder', 'context'), engine.db);
   }
 
   async build(context: BuildContext, o: BuildOptions, out: BuildOutput): Promise<Digest> {

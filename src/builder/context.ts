@@ -11,6 +11,7 @@ import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BerthError, invalid, messageOf } from '../errors';
 import { decompress } from '../store/compression';
+import type { Db } from '../store/db';
 import { normalizeEntryPath } from '../store/tar-validate';
 import { type EntrySink, readTar, type TarEntryHeader } from './tar-reader';
 
@@ -49,17 +50,18 @@ const MAX_ENTRIES = 1_000_000;
 
 /**
  * Context files by content, kept across builds under <data-root>/builder/context, and what each
- * (path, size, mtime, mode) was found to hold. A file sent again unchanged is neither hashed nor
- * written: its body is skipped as it streams past. As git does with its index, an entry is
+ * (path, size, mtime, mode) was found to hold (in berth.db, so it outlives a restart). A file
+ * sent again unchanged is neither hashed nor written: its body is skipped as it streams past. As git does with its index, an entry is
  * trusted only if its mtime was already in the past when the client began to send it: a file
  * written again after its bytes were read gets a later mtime, so its key changes. "In the past"
  * allows for the mtime's precision (whole seconds in the docker CLI's tars) and for the file
  * system's coarse clock; newer files are always hashed.
  */
 export class ContextBlobs {
-  private readonly known = new Map<string, { sha: string; recorded: number }>();
-
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    private readonly db: Db,
+  ) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const name of fs.readdirSync(dir)) if (name.startsWith('tmp-')) fs.rmSync(join(dir, name), { force: true });
   }
@@ -69,7 +71,7 @@ export class ContextBlobs {
   }
 
   lookup(h: TarEntryHeader): string | undefined {
-    const hit = this.known.get(statKey(h));
+    const hit = this.db.prepare('SELECT sha, recorded FROM build_context_files WHERE key = ?').get(statKey(h)) as { sha: string; recorded: number } | undefined;
     if (!hit || !fs.existsSync(this.path(hit.sha))) return undefined;
     const ms = h.mtime.getTime();
     const precision = ms % 1000 === 0 ? 1000 : 1;
@@ -78,8 +80,7 @@ export class ContextBlobs {
 
   /** `since`: when the request carrying this file began (its bytes were read after that). */
   remember(h: TarEntryHeader, sha: string, since: number): void {
-    if (this.known.size > 500_000) this.known.clear();
-    this.known.set(statKey(h), { sha, recorded: since });
+    this.db.prepare('INSERT OR REPLACE INTO build_context_files (key, sha, recorded) VALUES (?, ?, ?)').run(statKey(h), sha, since);
   }
 
   /** builder prune: every kept context file goes. */
@@ -93,7 +94,7 @@ export class ContextBlobs {
       }
       fs.rmSync(join(this.dir, name), { force: true });
     }
-    this.known.clear();
+    this.db.prepare('DELETE FROM build_context_files').run();
     return bytes;
   }
 }

@@ -101,6 +101,13 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX build_cache_layer ON build_cache(layer);
   `,
+  `
+  CREATE TABLE build_context_files (
+    key        TEXT PRIMARY KEY,        -- a context file as sent: path, size, mtime, mode
+    sha        TEXT NOT NULL,           -- its bytes' sha256, kept under builder/context/<sha>
+    recorded   INTEGER NOT NULL         -- when the request that carried it began (ms since epoch)
+  );
+  `,
 ];
 
 export function openDb(path: string): Db {
