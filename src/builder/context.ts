@@ -78,9 +78,10 @@ export class ContextBlobs {
     return ms + precision + 10 < hit.recorded ? hit.sha : undefined;
   }
 
-  /** `since`: when the request carrying this file began (its bytes were read after that). */
-  remember(h: TarEntryHeader, sha: string, since: number): void {
-    this.db.prepare('INSERT OR REPLACE INTO build_context_files (key, sha, recorded) VALUES (?, ?, ?)').run(statKey(h), sha, since);
+  /** `since`: when the request carrying these files began (their bytes were read after that). */
+  remember(files: { h: TarEntryHeader; sha: string }[], since: number): void {
+    const put = this.db.prepare('INSERT OR REPLACE INTO build_context_files (key, sha, recorded) VALUES (?, ?, ?)');
+    this.db.transaction(() => files.forEach((f) => put.run(statKey(f.h), f.sha, since)))();
   }
 
   /** builder prune: every kept context file goes. */
@@ -106,6 +107,8 @@ export class BuildContext implements SourceTree {
   private readonly childNames = new Map<string, Set<string>>();
   private count = 0;
   private since = 0;
+  /** Files hashed in this request, remembered in one transaction at its end. */
+  private readonly learned: { h: TarEntryHeader; sha: string }[] = [];
 
   private constructor(
     readonly dir: string,
@@ -121,6 +124,7 @@ export class BuildContext implements SourceTree {
     ctx.since = Date.now();
     try {
       await readTar(decompress(body), (h) => ctx.take(h));
+      blobs.remember(ctx.learned, ctx.since);
     } catch (e) {
       if (e instanceof BerthError) throw invalid(`failed to read the build context: ${e.message}`, e);
       throw invalid(`failed to read the build context: ${messageOf(e)}`, e);
@@ -245,7 +249,7 @@ export class BuildContext implements SourceTree {
             const final = this.blobs.path(sha);
             if (fs.existsSync(final)) fs.rmSync(tmp, { force: true });
             else fs.renameSync(tmp, final);
-            this.blobs.remember(h, sha, this.since);
+            this.learned.push({ h, sha });
             this.add({ ...base, type: 'file', size: h.size, data: final, sha });
           },
         };

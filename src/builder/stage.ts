@@ -465,7 +465,8 @@ export class StageRun {
       try {
         // --link: the files go into a layer of their own, independent of what is below.
         const lowers = this.state.layer && !ins.link ? engine.layers.stack(this.state.layer) : [];
-        const root = lowers.length ? engine.snapshots.mount(snap, lowers) : engine.snapshots.upperPath(snap);
+        // Volatile: the upper dir becomes a layer right after, which no unpacked layer is synced for either.
+        const root = lowers.length ? engine.snapshots.mount(snap, lowers, { volatile: true }) : engine.snapshots.upperPath(snap);
         try {
           const chown = ins.chown !== undefined ? ownerOf(root, this.word(ins.chown)) : undefined;
           const plain = picked.filter((p) => !archives.has(p.node.path));

@@ -90,6 +90,11 @@ export interface ContainerSpec {
   Networks?: Record<string, EndpointConfig>;
   /** Its mounts, resolved at create (mounts.ts). */
   Mounts?: MountPoint[];
+  /**
+   * Its writable layer is read once after the exit or thrown away (a build step's container):
+   * mounted volatile, so overlay skips every sync (see OverlaySnapshotter.mount).
+   */
+  Volatile?: boolean;
 }
 
 export interface ContainerRecord {

@@ -73,7 +73,7 @@ export class ContainerRuntime {
     }
     let t1, t2, notLoaded;
     try {
-      const rootfs = this.d.snapshots.mount(id, this.d.layers.stack(c.r.layer!), { volatile: c.r.spec.HostConfig.AutoRemove });
+      const rootfs = this.d.snapshots.mount(id, this.d.layers.stack(c.r.layer!), { volatile: c.r.spec.HostConfig.AutoRemove || c.r.spec.Volatile === true });
       if (c.r.spec.Mounts?.length) await copyUpVolumes(rootfs, c.r.spec.Mounts);
       t1 = performance.now();
       const hostGateway = this.d.networks.hostGateway();

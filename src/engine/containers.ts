@@ -132,6 +132,7 @@ export class ContainerService {
     if (!req.Image) throw invalid('config cannot be empty in order to create a container: no image given');
     const image = base ?? this.d.images.resolve(req.Image);
     const spec: ContainerSpec = buildSpec(req, base ? base.config : this.d.images.config(image.id).config ?? {}, req.Image, warnings);
+    if (base) spec.Volatile = true;
     this.resolveNetworks(spec, req, warnings);
     spec.Mounts = resolveMounts(spec.HostConfig as Parameters<typeof resolveMounts>[0], spec.Config.Volumes, {
       volume: (name, opts) => {
