@@ -47,15 +47,16 @@ interface Entry extends SourceNode {
 }
 
 const MAX_ENTRIES = 1_000_000;
+/** A file whose bytes are predicted known waits in memory up to this size; a bigger one is written as it comes. */
+const MAX_HELD = 64 << 20;
 
 /**
  * Context files by content, kept across builds under <data-root>/builder/context, and what each
- * (path, size, mtime, mode) was found to hold (in berth.db, so it outlives a restart). A file
- * sent again unchanged is neither hashed nor written: its body is skipped as it streams past. As git does with its index, an entry is
- * trusted only if its mtime was already in the past when the client began to send it: a file
- * written again after its bytes were read gets a later mtime, so its key changes. "In the past"
- * allows for the mtime's precision (whole seconds in the docker CLI's tars) and for the file
- * system's coarse clock; newer files are always hashed.
+ * (path, size, mtime, mode) held when last sent (in berth.db, so it outlives a restart). Every
+ * file is hashed as it streams past: a stat match is only a prediction (tools that set mtimes,
+ * reproducible builds with fixed ones, make equal stats with other bytes). When the prediction
+ * holds and the bytes are kept already, nothing is written; the file waits in memory (up to a
+ * bound) until its hash decides.
  */
 export class ContextBlobs {
   constructor(
@@ -70,12 +71,10 @@ export class ContextBlobs {
     return join(this.dir, sha);
   }
 
-  lookup(h: TarEntryHeader): string | undefined {
-    const hit = this.db.prepare('SELECT sha, recorded FROM build_context_files WHERE key = ?').get(statKey(h)) as { sha: string; recorded: number } | undefined;
-    if (!hit || !fs.existsSync(this.path(hit.sha))) return undefined;
-    const ms = h.mtime.getTime();
-    const precision = ms % 1000 === 0 ? 1000 : 1;
-    return ms + precision + 10 < hit.recorded ? hit.sha : undefined;
+  /** The bytes `h` held last time, if they are still kept: a guess the hash must confirm. */
+  predict(h: TarEntryHeader): string | undefined {
+    const hit = this.db.prepare('SELECT sha FROM build_context_files WHERE key = ?').get(statKey(h)) as { sha: string } | undefined;
+    return hit && fs.existsSync(this.path(hit.sha)) ? hit.sha : undefined;
   }
 
   /** `since`: when the request carrying these files began (their bytes were read after that). */
@@ -229,27 +228,40 @@ export class BuildContext implements SourceTree {
         return undefined;
       }
       case 'file': {
-        const known = this.blobs.lookup(h);
-        if (known) {
-          this.add({ ...base, type: 'file', size: h.size, data: this.blobs.path(known), sha: known });
-          return undefined;
-        }
-        // Unknown (or not trusted): hashed and written as it streams, published under its hash.
-        const tmp = join(this.blobs.dir, `tmp-${randomBytes(8).toString('hex')}`);
-        const fd = fs.openSync(tmp, 'wx', 0o600);
         const hash = createHash('sha256');
+        const predicted = h.size <= MAX_HELD ? this.blobs.predict(h) : undefined;
+        // Held in memory while the prediction may hold; written (from then on, as it streams)
+        // once it cannot be known to, or at the end when the hash says otherwise.
+        let held: Buffer[] | undefined = predicted ? [] : undefined;
+        let fd: number | undefined;
+        let tmp = '';
+        const spill = (chunks: Buffer[]) => {
+          if (fd === undefined) {
+            tmp = join(this.blobs.dir, `tmp-${randomBytes(8).toString('hex')}`);
+            fd = fs.openSync(tmp, 'wx', 0o600);
+          }
+          for (const c of chunks) for (let off = 0; off < c.length; ) off += fs.writeSync(fd, c, off);
+        };
         return {
           data: (chunk) => {
             hash.update(chunk);
-            for (let off = 0; off < chunk.length; ) off += fs.writeSync(fd, chunk, off);
+            if (held) held.push(chunk);
+            else spill([chunk]);
           },
           end: () => {
-            fs.closeSync(fd);
             const sha = hash.digest('hex');
             const final = this.blobs.path(sha);
-            if (fs.existsSync(final)) fs.rmSync(tmp, { force: true });
-            else fs.renameSync(tmp, final);
-            this.learned.push({ h, sha });
+            if (held && sha === predicted && fs.existsSync(final)) {
+              held = undefined;
+            } else {
+              if (held) spill(held);
+              held = undefined;
+              if (fd === undefined) spill([]);
+              fs.closeSync(fd!);
+              if (fs.existsSync(final)) fs.rmSync(tmp, { force: true });
+              else fs.renameSync(tmp, final);
+              if (sha !== predicted) this.learned.push({ h, sha });
+            }
             this.add({ ...base, type: 'file', size: h.size, data: final, sha });
           },
         };

@@ -6,8 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { makeContext } from './build-contexts';
 import { Daemon, useDaemon } from './harness';
@@ -145,4 +147,18 @@ test('FROM --platform=$BUILDPLATFORM uses the local image; COPY heredocs expand 
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(await run('heredocs', 'cat', '/greet.txt'), `hello world "quoted" 'single' back\\slash\n`);
   assert.equal(await run('heredocs', 'cat', '/raw.txt'), 'hello ${WHO} stays\n');
+});
+
+test('a context file changed with its size and mtime kept (as reproducible-build tools leave them) is seen as changed', async () => {
+  const dir = context({ Dockerfile: 'FROM busybox\nCOPY version.txt /\n', 'version.txt': '1.0.1\n' });
+  const fixed = new Date('2001-09-09T01:46:40Z');
+  fs.utimesSync(join(dir, 'version.txt'), fixed, fixed);
+  assert.equal((await build(dir, ['-t', 'stamped'])).code, 0);
+  assert.equal(await run('stamped', 'cat', '/version.txt'), '1.0.1\n');
+  fs.writeFileSync(join(dir, 'version.txt'), '1.0.2\n');
+  fs.utimesSync(join(dir, 'version.txt'), fixed, fixed);
+  const again = await build(dir, ['-t', 'stamped']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.doesNotMatch(again.stdout.split('Step 2/2')[1] ?? '', /Using cache/);
+  assert.equal(await run('stamped', 'cat', '/version.txt'), '1.0.2\n');
 });
