@@ -8,9 +8,9 @@
 #   (CLI start, context tar, one request, the stream).
 # Cold: every round writes new random bytes into the context, so every step after FROM misses
 # (the COPY's content key changes and everything after it chains on it). Cached: the same build
-# again with nothing changed (the files were last written 10 s before); Rewritten: the same bytes
-# written again just before the build, so their mtimes are too new to trust and the daemon hashes
-# every file again. The script fails if any step after FROM of a cached build did not print
+# again with nothing changed (the files were last written 10 s before: the daemon hashes each file
+# and, finding the bytes it predicted, writes nothing); Rewritten: the same bytes written again
+# just before the build (new mtimes: nothing predicted, each file hashed and written again). The script fails if any step after FROM of a cached build did not print
 # "Using cache". Figures are medians of ROUNDS rounds, in ms.
 # Usage: bench/build-cache.sh [ROUNDS]
 set -euo pipefail
@@ -109,7 +109,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 echo "docker build (DOCKER_BUILDKIT=0) against berthd; $ROUNDS rounds; $(nproc) cores; medians"
-echo "cached: nothing changed; rewritten: the same bytes written again just before (every file hashed again)"
+echo "cached: nothing changed; rewritten: the same bytes written again just before (new mtimes)"
 printf '%-30s %9s %10s %13s\n' "" "cold ms" "cached ms" "rewritten ms"
 printf '%-30s %9s %10s %13s\n' "a) 3 steps, COPY 20 MB" "$(med "${ac[@]}")" "$(med "${aw[@]}")" "$(med "${ar[@]}")"
 printf '%-30s %9s %10s %13s\n' "b) 10 steps, 50 MB context" "$(med "${bc[@]}")" "$(med "${bw[@]}")" "$(med "${br[@]}")"
