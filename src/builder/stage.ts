@@ -23,10 +23,10 @@ import { collectSources, contentKey, copyInto, ensureDir } from './copy';
 import { RootfsTree } from './rootfs-tree';
 import { runStep } from './run-step';
 import { type BuildImageConfig, type BuildRunConfig, envMap, setEnv, type State, withConfig } from './state';
-import { resolveUser } from '../runtime/user';
 import { layerTar } from '../store/layer-diff';
 import { chainIdOf } from '../store/layers';
 import { runMounts } from './run-mounts';
+import { expandPorts, heredocCommand, ownerOf, parseMode, short, sortObject } from './step-values';
 import { StagedTree } from './staged-tree';
 import { download, isArchive } from './add-sources';
 import { IgnoreMatcher } from '../dockerfile/ignore';
@@ -357,7 +357,7 @@ export class StageRun {
   private async runInstruction(ins: Extract<Instruction, { kind: 'run' }>): Promise<void> {
     const cfg = this.state.config.config;
     let argv = ins.json ? ins.command : [...this.shell(), ins.command.join(' ')];
-    if (ins.heredocs.length > 0 && !ins.json) argv = heredocCommand(this.shell(), ins.command.join(' '), ins.heredocs, (s) => this.word(s));
+    if (ins.heredocs.length > 0 && !ins.json) argv = heredocCommand(this.shell(), ins.command.join(' '), ins.heredocs);
     const args = this.runArgs();
     const mounts = await runMounts(this.b, ins.mounts, {
       context: this.s.context, secrets: this.s.options.secrets, stageRef: (r) => this.s.stageRef(r), word: (s) => this.word(s), line: ins.line,
@@ -494,53 +494,4 @@ export class StageRun {
       cleanups.reverse().forEach((f) => f());
     }
   }
-}
-
-const short = (d: string) => d.replace(/^sha256:/, '').slice(0, 12);
-
-function sortObject<T>(o: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-/** EXPOSE 80, 80/udp, 8000-8002: each as port/proto. */
-function expandPorts(p: string): string[] {
-  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
-  if (!m) throw invalid(`Invalid containerPort: ${p}`);
-  const proto = (m[3] ?? 'tcp').toLowerCase();
-  const lo = Number(m[1]);
-  const hi = m[2] ? Number(m[2]) : lo;
-  if (hi < lo || hi > 65535) throw invalid(`Invalid range specified for port: ${p}`);
-  const out: string[] = [];
-  for (let i = lo; i <= hi; i++) out.push(`${i}/${proto}`);
-  return out;
-}
-
-function parseMode(s: string): number {
-  if (!/^[0-7]{1,4}$/.test(s)) throw invalid(`invalid chmod parameter: ${s}`);
-  return parseInt(s, 8);
-}
-
-/** --chown=user[:group], names looked up in the image's own passwd and group files; a missing group is the uid. */
-function ownerOf(root: string, spec: string): { uid: number; gid: number } {
-  const [user, group] = spec.split(':', 2);
-  const u = resolveUser(root, user);
-  if (group === undefined) return { uid: u.uid, gid: /^\d+$/.test(user) ? u.uid : u.gid };
-  const g = resolveUser(root, `${user}:${group}`);
-  return { uid: u.uid, gid: g.gid };
-}
-
-/** RUN with heredocs: a single heredoc on its own is the script; otherwise the shell gets the text. */
-function heredocCommand(shell: string[], line: string, heredocs: { name: string; content: string; expand: boolean; chomp: boolean }[], expand: (s: string) => string): string[] {
-  const body = (h: { content: string; expand: boolean; chomp: boolean }) => {
-    const c = h.chomp ? h.content.replace(/^\t+/gm, '') : h.content;
-    return h.expand ? c : c;
-  };
-  void expand;
-  if (heredocs.length === 1 && new RegExp(`^<<-?["']?${heredocs[0].name}["']?$`).test(line.trim())) {
-    return [...shell, body(heredocs[0])];
-  }
-  // The heredocs feed the command's file descriptors, as a shell would give them.
-  let script = line;
-  for (const h of heredocs) script += `\n${body(h)}${h.name}`;
-  return [...shell, script];
 }
