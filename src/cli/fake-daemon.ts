@@ -62,3 +62,71 @@ export class FakeDaemon {
     return { code, out, err };
   }
 }
+
+/**
+ * FakeDaemon records JSON bodies only; some commands (pull, push, load, build) also need the request headers, raw (tar)
+ * bodies and streamed JSON-message answers, so this daemon keeps all three.
+ */
+export interface StreamRequest {
+  method: string;
+  url: string;
+  path: string;
+  query: URLSearchParams;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+export type Answer = { status: number; headers?: Record<string, string>; body?: string | Buffer };
+
+export class StreamDaemon {
+  seen: StreamRequest[] = [];
+  reply: (r: StreamRequest) => Answer | undefined = () => undefined;
+  /** A temp dir of its own (its socket is in it); removed by stop(). */
+  dir = '';
+  private server: http.Server | undefined;
+
+  get sock(): string {
+    return path.join(this.dir, 'd.sock');
+  }
+
+  async start(): Promise<void> {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-dist-'));
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.method === 'HEAD') return void res.writeHead(200, { 'Api-Version': '1.47' }).end();
+        const url = req.url!.replace(/^\/v[\d.]+/, '');
+        const u = new URL(url, 'http://d');
+        const r: StreamRequest = { method: req.method!, url, path: u.pathname, query: u.searchParams, headers: req.headers, body: Buffer.concat(chunks) };
+        this.seen.push(r);
+        const a = this.reply(r) ?? { status: 404, headers: { 'Content-Type': 'application/json' }, body: '{"message":"page not found"}' };
+        res.writeHead(a.status, a.headers).end(a.body);
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(this.sock, r));
+  }
+
+  stop(): void {
+    this.server?.close();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  async berth(argv: string[], o: { stdin?: string | Buffer; stdinTTY?: boolean; stdoutTTY?: boolean } = {}) {
+    this.seen = [];
+    const stdout = Object.assign(new PassThrough(), o.stdoutTTY ? { isTTY: true, columns: 200 } : {});
+    const stderr = new PassThrough();
+    const stdin = o.stdinTTY
+      ? Object.assign(new PassThrough(), { isTTY: true, rawModes: [] as boolean[], setRawMode(this: { rawModes: boolean[] }, m: boolean) { this.rawModes.push(m); return this; } })
+      : Readable.from([o.stdin ?? '']);
+    if (o.stdinTTY) (stdin as PassThrough).end(o.stdin ?? '');
+    let out = '';
+    let err = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString('latin1')));
+    stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await run(['-H', `unix://${this.sock}`, ...argv], { stdout, stderr, stdin });
+    return { code, out, err, stdin };
+  }
+}
+
+export const jsonLines = (msgs: object[]): Answer => ({ status: 200, headers: { 'Content-Type': 'application/json' }, body: msgs.map((m) => JSON.stringify(m) + '\r\n').join('') });
+export const json = (status: number, body: unknown): Answer => ({ status, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });

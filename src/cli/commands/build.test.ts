@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { extract } from 'tar-stream';
 import { UsageError } from '../command';
-import { run } from '../main';
+import { json, jsonLines, StreamDaemon } from '../fake-daemon';
 import { buildArgs, checkPlatform, parseSecret, progressMode, secretsHeader } from './build';
 
 describe('flag values', () => {
@@ -57,54 +55,6 @@ describe('flag values', () => {
   });
 });
 
-/** A daemon that keeps each request's query, headers and raw body, and answers with `reply`. */
-interface Req {
-  path: string;
-  query: URLSearchParams;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-class RawDaemon {
-  seen: Req[] = [];
-  reply: (r: Req) => { status: number; body: string } = () => ({ status: 404, body: '{"message":"page not found"}' });
-  dir = '';
-  private server: http.Server | undefined;
-
-  async start(): Promise<void> {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-build-'));
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        if (req.method === 'HEAD') return void res.writeHead(200, { 'Api-Version': '1.47' }).end();
-        const u = new URL(req.url!.replace(/^\/v[\d.]+/, ''), 'http://d');
-        const r: Req = { path: u.pathname, query: u.searchParams, headers: req.headers, body: Buffer.concat(chunks) };
-        this.seen.push(r);
-        const a = this.reply(r);
-        res.writeHead(a.status, { 'Content-Type': 'application/json' }).end(a.body);
-      });
-    });
-    await new Promise<void>((r) => this.server!.listen(path.join(this.dir, 'd.sock'), r));
-  }
-
-  stop(): void {
-    this.server?.close();
-    fs.rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  async berth(argv: string[], stdin = '') {
-    this.seen = [];
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c: Buffer) => (out += c.toString()));
-    stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await run(['-H', `unix://${path.join(this.dir, 'd.sock')}`, ...argv], { stdout, stderr, stdin: Readable.from([stdin]) });
-    return { code, out, err };
-  }
-}
-
 async function tarNames(body: Buffer): Promise<string[]> {
   const names: string[] = [];
   const ex = extract();
@@ -119,11 +69,14 @@ async function tarNames(body: Buffer): Promise<string[]> {
   return names.sort();
 }
 
-const lines = (msgs: object[]) => msgs.map((m) => JSON.stringify(m) + '\r\n').join('');
 const ID = 'sha256:' + 'cd'.repeat(32);
 
 describe('berth build against a stand-in daemon', () => {
-  const d = new RawDaemon();
+  const d = new StreamDaemon();
+  const berth = async (argv: string[], stdin = '') => {
+    const { code, out, err } = await d.berth(argv, { stdin });
+    return { code, out, err };
+  };
   let ctx = '';
   before(async () => {
     await d.start();
@@ -135,11 +88,11 @@ describe('berth build against a stand-in daemon', () => {
   after(() => d.stop());
 
   it('sends the query, the context tar and the secrets header; prints the stream; writes --iidfile', async () => {
-    d.reply = () => ({ status: 200, body: lines([{ stream: 'Step 1/1 : FROM busybox\n' }, { stream: ' ---> 0123456789ab\n' }, { aux: { ID } }, { stream: 'Successfully built cdcdcdcdcdcd\n' }]) });
+    d.reply = () => jsonLines([{ stream: 'Step 1/1 : FROM busybox\n' }, { stream: ' ---> 0123456789ab\n' }, { aux: { ID } }, { stream: 'Successfully built cdcdcdcdcdcd\n' }]);
     const secret = path.join(d.dir, 'tok');
     fs.writeFileSync(secret, 'hush');
     const iid = path.join(d.dir, 'iid');
-    const r = await d.berth(['build', '-t', 'x', '-t', 'y:2', '--build-arg', 'A=1', '--label', 'l=v', '--target', 't', '--no-cache', '--pull', '--rm=false', '--force-rm', '--network', 'host', '--secret', `id=tok,src=${secret}`, '--iidfile', iid, '--progress', 'plain', ctx]);
+    const r = await berth(['build', '-t', 'x', '-t', 'y:2', '--build-arg', 'A=1', '--label', 'l=v', '--target', 't', '--no-cache', '--pull', '--rm=false', '--force-rm', '--network', 'host', '--secret', `id=tok,src=${secret}`, '--iidfile', iid, '--progress', 'plain', ctx]);
     assert.equal(r.err, '');
     assert.equal(r.code, 0);
     assert.equal(r.out, 'Sending build context to Docker daemon  3.072kB\nStep 1/1 : FROM busybox\n ---> 0123456789ab\nSuccessfully built cdcdcdcdcdcd\n');
@@ -154,16 +107,16 @@ describe('berth build against a stand-in daemon', () => {
   });
 
   it('exits with the errorDetail code and prints its message on stderr; -q shows the kept output only then', async () => {
-    d.reply = () => ({ status: 200, body: lines([{ stream: 'Step 1/2 : RUN exit 7\n' }, { stream: 'out of RUN\n' }, { errorDetail: { code: 7, message: 'returned a non-zero code: 7' }, error: 'returned a non-zero code: 7' }]) });
-    assert.deepEqual(await d.berth(['build', '--progress=plain', ctx]), { code: 7, out: 'Sending build context to Docker daemon  3.072kB\nStep 1/2 : RUN exit 7\nout of RUN\n', err: 'returned a non-zero code: 7\n' });
-    assert.deepEqual(await d.berth(['build', '-q', ctx]), { code: 7, out: '', err: 'Step 1/2 : RUN exit 7\nout of RUN\nreturned a non-zero code: 7\n' });
-    d.reply = () => ({ status: 200, body: lines([{ errorDetail: { message: 'Dockerfile:1: unknown instruction: FORM' }, error: 'x' }]) });
-    assert.equal((await d.berth(['build', '-q', ctx])).code, 1);
+    d.reply = () => jsonLines([{ stream: 'Step 1/2 : RUN exit 7\n' }, { stream: 'out of RUN\n' }, { errorDetail: { code: 7, message: 'returned a non-zero code: 7' }, error: 'returned a non-zero code: 7' }]);
+    assert.deepEqual(await berth(['build', '--progress=plain', ctx]), { code: 7, out: 'Sending build context to Docker daemon  3.072kB\nStep 1/2 : RUN exit 7\nout of RUN\n', err: 'returned a non-zero code: 7\n' });
+    assert.deepEqual(await berth(['build', '-q', ctx]), { code: 7, out: '', err: 'Step 1/2 : RUN exit 7\nout of RUN\nreturned a non-zero code: 7\n' });
+    d.reply = () => jsonLines([{ errorDetail: { message: 'Dockerfile:1: unknown instruction: FORM' }, error: 'x' }]);
+    assert.equal((await berth(['build', '-q', ctx])).code, 1);
   });
 
   it('-q prints the image id; a Dockerfile on stdin travels as the only file of the context', async () => {
-    d.reply = () => ({ status: 200, body: lines([{ aux: { ID } }, { stream: `${ID}\n` }]) });
-    const r = await d.berth(['build', '-q', '-'], 'FROM busybox\nRUN true\n');
+    d.reply = () => jsonLines([{ aux: { ID } }, { stream: `${ID}\n` }]);
+    const r = await berth(['build', '-q', '-'], 'FROM busybox\nRUN true\n');
     assert.deepEqual(r, { code: 0, out: `${ID}\n`, err: '' });
     const req = d.seen.find((s) => s.path === '/build')!;
     assert.equal(req.query.get('q'), '1');
@@ -172,8 +125,8 @@ describe('berth build against a stand-in daemon', () => {
   });
 
   it('-f - with a directory context adds the Dockerfile under a generated name', async () => {
-    d.reply = () => ({ status: 200, body: lines([{ aux: { ID } }]) });
-    const r = await d.berth(['build', '-q', '-f', '-', ctx], 'FROM busybox\n');
+    d.reply = () => jsonLines([{ aux: { ID } }]);
+    const r = await berth(['build', '-q', '-f', '-', ctx], 'FROM busybox\n');
     assert.equal(r.code, 0, r.err);
     const req = d.seen.find((s) => s.path === '/build')!;
     const name = req.query.get('dockerfile')!;
@@ -182,19 +135,19 @@ describe('berth build against a stand-in daemon', () => {
   });
 
   it('an error before the stream is the daemon\'s; usage errors exit 125', async () => {
-    d.reply = () => ({ status: 400, body: '{"message":"invalid tag"}' });
-    assert.deepEqual(await d.berth(['build', '--progress=plain', ctx]), { code: 1, out: '', err: 'Error response from daemon: invalid tag\n' });
-    const bad = await d.berth(['build', '--build-arg', '=1', ctx]);
+    d.reply = () => json(400, { message: 'invalid tag' });
+    assert.deepEqual(await berth(['build', '--progress=plain', ctx]), { code: 1, out: '', err: 'Error response from daemon: invalid tag\n' });
+    const bad = await berth(['build', '--build-arg', '=1', ctx]);
     assert.equal(bad.code, 125);
     assert.equal(bad.err, `invalid argument "=1" for "--build-arg" flag: invalid environment variable: =1\nSee 'berth build --help'.\n`);
-    assert.deepEqual(await d.berth(['build', path.join(d.dir, 'nope')]), { code: 1, out: '', err: `unable to prepare context: path "${path.join(d.dir, 'nope')}" not found\n` });
+    assert.deepEqual(await berth(['build', path.join(d.dir, 'nope')]), { code: 1, out: '', err: `unable to prepare context: path "${path.join(d.dir, 'nope')}" not found\n` });
   });
 
   it('builder prune asks first, then prints what the daemon deleted', async () => {
-    d.reply = (r) => (r.path === '/build/prune' ? { status: 200, body: JSON.stringify({ CachesDeleted: ['abc', 'def'], SpaceReclaimed: 2048 }) } : { status: 404, body: '{}' });
-    assert.deepEqual(await d.berth(['builder', 'prune'], 'n\n'), { code: 0, out: 'WARNING! This will remove all dangling build cache. Are you sure you want to continue? [y/N] ', err: '' });
+    d.reply = (r) => (r.path === '/build/prune' ? json(200, { CachesDeleted: ['abc', 'def'], SpaceReclaimed: 2048 }) : json(404, {}));
+    assert.deepEqual(await berth(['builder', 'prune'], 'n\n'), { code: 0, out: 'WARNING! This will remove all dangling build cache. Are you sure you want to continue? [y/N] ', err: '' });
     assert.equal(d.seen.length, 0);
-    const r = await d.berth(['builder', 'prune', '-a', '--filter', 'until=24h'], 'y\n');
+    const r = await berth(['builder', 'prune', '-a', '--filter', 'until=24h'], 'y\n');
     assert.equal(r.out, 'WARNING! This will remove all build cache. Are you sure you want to continue? [y/N] Deleted build cache objects:\nabc\ndef\n\nTotal reclaimed space: 2.048kB\n');
     const req = d.seen.find((s) => s.path === '/build/prune')!;
     assert.equal(req.query.get('all'), '1');

@@ -1,81 +1,12 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { INDEX_SERVER } from '../credentials';
-import { FakeDaemon } from '../fake-daemon';
-import { run } from '../main';
+import { FakeDaemon, json, jsonLines, type StreamRequest as Req, StreamDaemon } from '../fake-daemon';
 import { platformJson } from './distribution';
 
-/**
- * FakeDaemon records JSON bodies only; these commands also need the request headers, raw (tar)
- * bodies and streamed JSON-message answers, so this file adds a daemon that keeps all three.
- */
-interface Req {
-  method: string;
-  url: string;
-  path: string;
-  query: URLSearchParams;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-type Answer = { status: number; headers?: Record<string, string>; body?: string | Buffer };
-
-class StreamDaemon {
-  seen: Req[] = [];
-  reply: (r: Req) => Answer | undefined = () => undefined;
-  private dir = '';
-  private server: http.Server | undefined;
-
-  get sock(): string {
-    return path.join(this.dir, 'd.sock');
-  }
-
-  async start(): Promise<void> {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-dist-'));
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        if (req.method === 'HEAD') return void res.writeHead(200, { 'Api-Version': '1.47' }).end();
-        const url = req.url!.replace(/^\/v[\d.]+/, '');
-        const u = new URL(url, 'http://d');
-        const r: Req = { method: req.method!, url, path: u.pathname, query: u.searchParams, headers: req.headers, body: Buffer.concat(chunks) };
-        this.seen.push(r);
-        const a = this.reply(r) ?? { status: 404, headers: { 'Content-Type': 'application/json' }, body: '{"message":"page not found"}' };
-        res.writeHead(a.status, a.headers).end(a.body);
-      });
-    });
-    await new Promise<void>((r) => this.server!.listen(this.sock, r));
-  }
-
-  stop(): void {
-    this.server?.close();
-    fs.rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  async berth(argv: string[], o: { stdin?: string | Buffer; stdinTTY?: boolean; stdoutTTY?: boolean } = {}) {
-    this.seen = [];
-    const stdout = Object.assign(new PassThrough(), o.stdoutTTY ? { isTTY: true, columns: 200 } : {});
-    const stderr = new PassThrough();
-    const stdin = o.stdinTTY
-      ? Object.assign(new PassThrough(), { isTTY: true, rawModes: [] as boolean[], setRawMode(this: { rawModes: boolean[] }, m: boolean) { this.rawModes.push(m); return this; } })
-      : Readable.from([o.stdin ?? '']);
-    if (o.stdinTTY) (stdin as PassThrough).end(o.stdin ?? '');
-    let out = '';
-    let err = '';
-    stdout.on('data', (c: Buffer) => (out += c.toString('latin1')));
-    stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await run(['-H', `unix://${this.sock}`, ...argv], { stdout, stderr, stdin });
-    return { code, out, err, stdin };
-  }
-}
-
-const jsonLines = (msgs: object[]): Answer => ({ status: 200, headers: { 'Content-Type': 'application/json' }, body: msgs.map((m) => JSON.stringify(m) + '\r\n').join('') });
-const json = (status: number, body: unknown): Answer => ({ status, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 const authOf = (r: Req) => JSON.parse(Buffer.from(String(r.headers['x-registry-auth']), 'base64url').toString()) as unknown;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
