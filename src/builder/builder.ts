@@ -196,9 +196,6 @@ export class Builder {
     }
     const unused = Object.keys(o.buildArgs).filter((k) => !consumed.has(k) && !PROXY_ARGS.includes(k));
     if (unused.length > 0) out.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
-    if (final.layer === null && final.config.rootfs.diff_ids.length === 0) {
-      // An image with no layer at all is still an image (FROM scratch + LABEL); Docker builds it too.
-    }
     const id = this.engine.images.registerRaw(Buffer.from(JSON.stringify(final.config)));
     out.aux({ ID: id });
     if (!o.quiet) out.stream(`Successfully built ${id.slice(7, 19)}\n`);

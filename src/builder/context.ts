@@ -77,10 +77,9 @@ export class ContextBlobs {
     return hit && fs.existsSync(this.path(hit.sha)) ? hit.sha : undefined;
   }
 
-  /** `since`: when the request carrying these files began (their bytes were read after that). */
-  remember(files: { h: TarEntryHeader; sha: string }[], since: number): void {
-    const put = this.db.prepare('INSERT OR REPLACE INTO build_context_files (key, sha, recorded) VALUES (?, ?, ?)');
-    this.db.transaction(() => files.forEach((f) => put.run(statKey(f.h), f.sha, since)))();
+  remember(files: { h: TarEntryHeader; sha: string }[]): void {
+    const put = this.db.prepare('INSERT OR REPLACE INTO build_context_files (key, sha) VALUES (?, ?)');
+    this.db.transaction(() => files.forEach((f) => put.run(statKey(f.h), f.sha)))();
   }
 
   /** builder prune: every kept context file goes. */
@@ -107,7 +106,6 @@ export class BuildContext implements SourceTree {
   private readonly entries = new Map<string, Entry>();
   private readonly childNames = new Map<string, Set<string>>();
   private count = 0;
-  private since = 0;
   /** Files hashed in this request, remembered in one transaction at its end. */
   private readonly learned: { h: TarEntryHeader; sha: string }[] = [];
 
@@ -122,10 +120,9 @@ export class BuildContext implements SourceTree {
   static async receive(body: AsyncIterable<Buffer>, dir: string, blobs: ContextBlobs): Promise<BuildContext> {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const ctx = new BuildContext(dir, blobs);
-    ctx.since = Date.now();
     try {
       await readTar(decompress(body), (h) => ctx.take(h));
-      blobs.remember(ctx.learned, ctx.since);
+      blobs.remember(ctx.learned);
     } catch (e) {
       if (e instanceof BerthError) throw invalid(`failed to read the build context: ${e.message}`, e);
       throw invalid(`failed to read the build context: ${messageOf(e)}`, e);

@@ -21,7 +21,7 @@ import { cacheKey } from './cache';
 import type { BuildContext, SourceTree } from './context';
 import { collectSources, contentKey, copyInto, ensureDir } from './copy';
 import { RootfsTree } from './rootfs-tree';
-import { runStep } from './run-step';
+import { RunFailed, runStep } from './run-step';
 import { type BuildImageConfig, type BuildRunConfig, envMap, setEnv, type State, withConfig } from './state';
 import { layerTar } from '../store/layer-diff';
 import { chainIdOf } from '../store/layers';
@@ -75,7 +75,8 @@ export class StageRun {
       try {
         await this.dispatch(ins);
       } catch (e) {
-        if (e instanceof BerthError && (e as { exitCode?: number }).exitCode !== undefined) throw e;
+        // A failing RUN keeps Docker's own words (and its exit code).
+        if (e instanceof RunFailed) throw e;
         throw new BerthError(e instanceof BerthError ? e.kind : 'internal', `Dockerfile:${ins.line}: ${messageOf(e)}`, { cause: e });
       }
     }
