@@ -104,8 +104,13 @@ const MIGRATIONS: string[] = [
   `
   CREATE TABLE build_context_files (
     key        TEXT PRIMARY KEY,        -- a context file as sent: path, size, mtime, mode
-    sha        TEXT NOT NULL            -- what it held when last sent (a prediction the hash checks)
+    sha        TEXT NOT NULL,           -- its bytes' sha256, kept under builder/context/<sha>
+    recorded   INTEGER NOT NULL         -- when the request that carried it began (ms since epoch)
   );
+  `,
+  // The stat match became a prediction the hash checks; nothing reads the time any more.
+  `
+  ALTER TABLE build_context_files DROP COLUMN recorded;
   `,
 ];
 
