@@ -8,10 +8,11 @@
 #   (CLI start, context tar, one request, the stream).
 # Cold: every round writes new random bytes into the context, so every step after FROM misses
 # (the COPY's content key changes and everything after it chains on it). Cached: the same build
-# again with nothing changed (the files were last written 10 s before: the daemon hashes each file
-# and, finding the bytes it predicted, writes nothing); Rewritten: the same bytes written again
-# just before the build (new mtimes: nothing predicted, each file hashed and written again). The script fails if any step after FROM of a cached build did not print
-# "Using cache". Figures are medians of ROUNDS rounds, in ms.
+# again with nothing changed (the daemon compares each file with the bytes it kept from the last
+# build and, finding them equal, hashes and writes nothing); Rewritten: the same bytes written
+# again just before the build (new mtimes, which change nothing: the bytes are compared). The
+# script fails if any step after FROM of a cached build did not print "Using cache". Figures are
+# medians of ROUNDS rounds, in ms.
 # Usage: bench/build-cache.sh [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +51,7 @@ EOF
 ago() { touch -d "@$(( $(date +%s) - 10 ))" "$@"; }
 fill_a() { head -c 20000000 /dev/urandom > "$ctx_a/big"; ago "$ctx_a/big"; }
 fill_b() { for i in 1 2 3 4 5; do head -c 10000000 /dev/urandom > "$ctx_b/f$i"; done; ago "$ctx_b"/f*; }
-# The same bytes written again just now: the builder cannot trust such a file's mtime and hashes it.
+# The same bytes written again just now (new mtimes, the same bytes to compare).
 rewrite() { for f in "$@"; do cp "$f" "$f.tmp" && mv "$f.tmp" "$f"; done; }
 
 # build DIR TAG OUT: one timed `docker build`; prints its wall time in ms, its output in OUT.

@@ -1,11 +1,11 @@
 /**
  * The build context as the daemon receives it: a tar (maybe compressed) read once, each regular
- * file's bytes hashed on the way and kept in a file named by its entry number, never by its path.
+ * file's bytes kept in a file named by their digest, never by the file's path (context-file.ts).
  * So nothing in the context is ever extracted where its own names and symlinks could point: the
  * builder reads it through this index, and a COPY's cache key comes from the hashes without a
  * second pass over the bytes.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -13,6 +13,7 @@ import { BerthError, invalid, messageOf } from '../errors';
 import { decompress } from '../store/compression';
 import type { Db } from '../store/db';
 import { normalizeEntryPath } from '../store/tar-validate';
+import { ContextFileSink } from './context-file';
 import { type EntrySink, readTar, type TarEntryHeader } from './tar-reader';
 
 export type NodeType = 'file' | 'directory' | 'symlink';
@@ -47,16 +48,12 @@ interface Entry extends SourceNode {
 }
 
 const MAX_ENTRIES = 1_000_000;
-/** A file whose bytes are predicted known waits in memory up to this size; a bigger one is written as it comes. */
-const MAX_HELD = 64 << 20;
 
 /**
  * Context files by content, kept across builds under <data-root>/builder/context, and what each
- * (path, size, mtime, mode) held when last sent (in berth.db, so it outlives a restart). Every
- * file is hashed as it streams past: a stat match is only a prediction (tools that set mtimes,
- * reproducible builds with fixed ones, make equal stats with other bytes). When the prediction
- * holds and the bytes are kept already, nothing is written; the file waits in memory (up to a
- * bound) until its hash decides.
+ * (path, size) held when last sent (in berth.db, so it outlives a restart). That is only a
+ * prediction: the incoming bytes are compared with the predicted file's, and only equal bytes
+ * make it the file's content; anything else is hashed and kept as new.
  */
 export class ContextBlobs {
   constructor(
@@ -100,7 +97,12 @@ export class ContextBlobs {
   }
 }
 
-const statKey = (h: TarEntryHeader) => `${h.name}\0${h.size}\0${h.mtime.getTime()}\0${h.mode}`;
+/**
+ * What a file is predicted by: its path and size. The bytes are compared, so a stale guess costs
+ * only the comparison up to the first difference; mtimes would miss every file a tool rewrote
+ * with the same bytes (a checkout, a generator), and those are the ones worth not writing again.
+ */
+const statKey = (h: TarEntryHeader) => `${h.name}\0${h.size}`;
 
 export class BuildContext implements SourceTree {
   private readonly entries = new Map<string, Entry>();
@@ -108,6 +110,8 @@ export class BuildContext implements SourceTree {
   private count = 0;
   /** Files hashed in this request, remembered in one transaction at its end. */
   private readonly learned: { h: TarEntryHeader; sha: string }[] = [];
+  /** Files still streaming in (one at a time; a failed request closes it). */
+  private readonly streaming = new Set<ContextFileSink>();
 
   private constructor(
     readonly dir: string,
@@ -124,6 +128,7 @@ export class BuildContext implements SourceTree {
       await readTar(decompress(body), (h) => ctx.take(h));
       blobs.remember(ctx.learned);
     } catch (e) {
+      await Promise.all([...ctx.streaming].map((sink) => sink.abort()));
       if (e instanceof BerthError) throw invalid(`failed to read the build context: ${e.message}`, e);
       throw invalid(`failed to read the build context: ${messageOf(e)}`, e);
     }
@@ -227,43 +232,13 @@ export class BuildContext implements SourceTree {
         return undefined;
       }
       case 'file': {
-        const hash = createHash('sha256');
-        const predicted = h.size <= MAX_HELD ? this.blobs.predict(h) : undefined;
-        // Held in memory while the prediction may hold; written (from then on, as it streams)
-        // once it cannot be known to, or at the end when the hash says otherwise.
-        let held: Buffer[] | undefined = predicted ? [] : undefined;
-        let fd: number | undefined;
-        let tmp = '';
-        const spill = (chunks: Buffer[]) => {
-          if (fd === undefined) {
-            tmp = join(this.blobs.dir, `tmp-${randomBytes(8).toString('hex')}`);
-            fd = fs.openSync(tmp, 'wx', 0o600);
-          }
-          for (const c of chunks) for (let off = 0; off < c.length; ) off += fs.writeSync(fd, c, off);
-        };
-        return {
-          data: (chunk) => {
-            hash.update(chunk);
-            if (held) held.push(chunk);
-            else spill([chunk]);
-          },
-          end: () => {
-            const sha = hash.digest('hex');
-            const final = this.blobs.path(sha);
-            if (held && sha === predicted && fs.existsSync(final)) {
-              held = undefined;
-            } else {
-              if (held) spill(held);
-              held = undefined;
-              if (fd === undefined) spill([]);
-              fs.closeSync(fd!);
-              if (fs.existsSync(final)) fs.rmSync(tmp, { force: true });
-              else fs.renameSync(tmp, final);
-              if (sha !== predicted) this.learned.push({ h, sha });
-            }
-            this.add({ ...base, type: 'file', size: h.size, data: final, sha });
-          },
-        };
+        const sink = new ContextFileSink(this.blobs.dir, this.blobs.predict(h), (r) => {
+          this.streaming.delete(sink);
+          if (!r.asExpected) this.learned.push({ h, sha: r.sha });
+          this.add({ ...base, type: 'file', size: h.size, data: r.path, sha: r.sha });
+        });
+        this.streaming.add(sink);
+        return sink;
       }
       default:
         // Devices and fifos: no COPY can use them.

@@ -29,47 +29,119 @@ export interface EntrySink {
 const BLOCK = 512;
 const MAX_META = 1 << 20;
 
+/**
+ * Reads a tar from an async source. Each chunk is pushed through a TarParser, which awaits
+ * nothing unless an entry's sink asks it to.
+ */
 export async function readTar(source: AsyncIterable<Buffer>, onEntry: (h: TarEntryHeader) => EntrySink | undefined): Promise<void> {
-  let header: Buffer = Buffer.alloc(0);
-  let remaining = 0; // body bytes of the current entry still to come
-  let padding = 0;
-  let sink: EntrySink | undefined;
-  let meta: { kind: 'pax' | 'gnu-name' | 'gnu-link' | 'skip'; parts: Buffer[]; size: number } | undefined;
-  let pax: Record<string, string> = {};
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  let ended = false;
-  let zeroBlocks = 0;
+  const parser = new TarParser(onEntry);
+  for await (const chunk of source) {
+    const p = parser.push(chunk);
+    if (p) await p;
+  }
+  parser.end();
+}
 
-  const finishEntry = async () => {
+/**
+ * The tar state machine, fed chunk by chunk. push() runs synchronously and returns a promise only
+ * when a sink returned one (it then goes on with the rest of the chunk once that settles), so a
+ * large body costs a call per chunk and no microtask.
+ */
+export class TarParser {
+  private header: Buffer = Buffer.alloc(0);
+  /** Body bytes of the current entry still to come, then its padding. */
+  private remaining = 0;
+  private padding = 0;
+  private sink: EntrySink | undefined;
+  private meta: { kind: 'pax' | 'gnu-name' | 'gnu-link' | 'skip'; parts: Buffer[] } | undefined;
+  private pax: Record<string, string> = {};
+  private longName: string | undefined;
+  private longLink: string | undefined;
+  private ended = false;
+  private zeroBlocks = 0;
+
+  constructor(private readonly onEntry: (h: TarEntryHeader) => EntrySink | undefined) {}
+
+  push(chunk: Buffer): Promise<void> | undefined {
+    while (chunk.length > 0 && !this.ended) {
+      if (this.remaining > 0) {
+        const take = Math.min(this.remaining, chunk.length);
+        const piece = chunk.subarray(0, take);
+        chunk = chunk.subarray(take);
+        this.remaining -= take;
+        let p: void | Promise<void> = undefined;
+        if (this.meta) this.meta.parts.push(Buffer.from(piece));
+        else if (this.sink) p = this.sink.data(piece);
+        if (this.remaining === 0) p = p ? p.then(() => this.finishEntry()) : this.finishEntry();
+        if (p) {
+          const rest = chunk;
+          return p.then(() => this.push(rest));
+        }
+        continue;
+      }
+      if (this.padding > 0) {
+        const take = Math.min(this.padding, chunk.length);
+        chunk = chunk.subarray(take);
+        this.padding -= take;
+        continue;
+      }
+      const need = BLOCK - this.header.length;
+      this.header = this.header.length === 0 && chunk.length >= BLOCK ? chunk.subarray(0, BLOCK) : Buffer.concat([this.header, chunk.subarray(0, need)]);
+      chunk = chunk.subarray(Math.min(need, chunk.length));
+      if (this.header.length < BLOCK) continue;
+      const block = this.header;
+      this.header = Buffer.alloc(0);
+      if (block.every((b) => b === 0)) {
+        if (++this.zeroBlocks === 2) this.ended = true;
+        continue;
+      }
+      this.zeroBlocks = 0;
+      const p = this.startEntry(block);
+      if (p) {
+        const rest = chunk;
+        return p.then(() => this.push(rest));
+      }
+    }
+    return undefined;
+  }
+
+  /** The source ended: it must have ended between entries. */
+  end(): void {
+    if (this.remaining > 0 || this.meta || this.sink) throw invalid('unexpected end of the tar archive inside an entry');
+    if (this.header.length > 0) throw invalid('unexpected end of the tar archive inside a header');
+  }
+
+  private finishEntry(): void | Promise<void> {
+    const meta = this.meta;
     if (meta) {
       const body = Buffer.concat(meta.parts);
-      if (meta.kind === 'pax') pax = { ...pax, ...parsePax(body) };
-      else if (meta.kind === 'gnu-name') longName = cstring(body);
-      else if (meta.kind === 'gnu-link') longLink = cstring(body);
-      meta = undefined;
-    } else if (sink) {
-      await sink.end();
-      sink = undefined;
+      if (meta.kind === 'pax') this.pax = { ...this.pax, ...parsePax(body) };
+      else if (meta.kind === 'gnu-name') this.longName = cstring(body);
+      else if (meta.kind === 'gnu-link') this.longLink = cstring(body);
+      this.meta = undefined;
+      return undefined;
     }
-  };
+    const sink = this.sink;
+    this.sink = undefined;
+    return sink?.end();
+  }
 
-  const startEntry = async (block: Buffer) => {
+  private startEntry(block: Buffer): void | Promise<void> {
     if (!verifyChecksum(block)) throw invalid('invalid tar header: checksum mismatch');
     const flag = String.fromCharCode(block[156] || 0x30);
     const size = numeric(block, 124, 12);
     if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
       if (size > MAX_META) throw invalid('invalid tar header: extended header too large');
-      meta = { kind: flag === 'x' ? 'pax' : flag === 'L' ? 'gnu-name' : flag === 'K' ? 'gnu-link' : 'skip', parts: [], size };
-      remaining = size;
-      padding = (BLOCK - (size % BLOCK)) % BLOCK;
-      if (remaining === 0) await finishEntry();
-      return;
+      this.meta = { kind: flag === 'x' ? 'pax' : flag === 'L' ? 'gnu-name' : flag === 'K' ? 'gnu-link' : 'skip', parts: [] };
+      this.remaining = size;
+      this.padding = (BLOCK - (size % BLOCK)) % BLOCK;
+      return this.remaining === 0 ? this.finishEntry() : undefined;
     }
+    const pax = this.pax;
     const magic = block.toString('latin1', 257, 263);
     const prefix = magic.startsWith('ustar') ? cstring(block.subarray(345, 500)) : '';
-    let name = longName ?? pax.path ?? (prefix ? `${prefix}/${cstring(block.subarray(0, 100))}` : cstring(block.subarray(0, 100)));
-    const linkname = longLink ?? pax.linkpath ?? cstring(block.subarray(157, 257));
+    let name = this.longName ?? pax.path ?? (prefix ? `${prefix}/${cstring(block.subarray(0, 100))}` : cstring(block.subarray(0, 100)));
+    const linkname = this.longLink ?? pax.linkpath ?? cstring(block.subarray(157, 257));
     const realSize = pax.size !== undefined ? Number(pax.size) : size;
     const type: TarEntryType = flag === '0' || flag === '7' ? 'file' : flag === '5' ? 'directory' : flag === '2' ? 'symlink' : flag === '1' ? 'link' : 'other';
     if (type === 'file' && name.endsWith('/')) name = name.slice(0, -1);
@@ -83,59 +155,17 @@ export async function readTar(source: AsyncIterable<Buffer>, onEntry: (h: TarEnt
       size: type === 'file' ? realSize : 0,
       linkname,
     };
-    pax = {};
-    longName = undefined;
-    longLink = undefined;
+    this.pax = {};
+    this.longName = undefined;
+    this.longLink = undefined;
     // Only regular files have bodies worth reading; other types' sizes are skipped.
     const bodySize = type === 'file' || type === 'other' ? realSize : 0;
-    remaining = bodySize;
-    padding = (BLOCK - (bodySize % BLOCK)) % BLOCK;
-    sink = onEntry(h);
-    if (type !== 'file') sink = undefined;
-    if (remaining === 0) {
-      if (sink) await sink.end();
-      sink = undefined;
-    }
-  };
-
-  for await (const raw of source) {
-    let chunk = raw;
-    while (chunk.length > 0 && !ended) {
-      if (remaining > 0) {
-        const take = Math.min(remaining, chunk.length);
-        const piece = chunk.subarray(0, take);
-        chunk = chunk.subarray(take);
-        remaining -= take;
-        if (meta) meta.parts.push(Buffer.from(piece));
-        else if (sink) {
-          const p = sink.data(piece);
-          if (p) await p;
-        }
-        if (remaining === 0) await finishEntry();
-        continue;
-      }
-      if (padding > 0) {
-        const take = Math.min(padding, chunk.length);
-        chunk = chunk.subarray(take);
-        padding -= take;
-        continue;
-      }
-      const need = BLOCK - header.length;
-      header = header.length === 0 && chunk.length >= BLOCK ? chunk.subarray(0, BLOCK) : Buffer.concat([header, chunk.subarray(0, need)]);
-      chunk = chunk.subarray(Math.min(need, chunk.length));
-      if (header.length < BLOCK) continue;
-      const block = header;
-      header = Buffer.alloc(0);
-      if (block.every((b) => b === 0)) {
-        if (++zeroBlocks === 2) ended = true;
-        continue;
-      }
-      zeroBlocks = 0;
-      await startEntry(block);
-    }
+    this.remaining = bodySize;
+    this.padding = (BLOCK - (bodySize % BLOCK)) % BLOCK;
+    const sink = this.onEntry(h);
+    this.sink = type === 'file' ? sink : undefined;
+    return this.remaining === 0 ? this.finishEntry() : undefined;
   }
-  if (remaining > 0 || meta || sink) throw invalid('unexpected end of the tar archive inside an entry');
-  if (header.length > 0) throw invalid('unexpected end of the tar archive inside a header');
 }
 
 function cstring(b: Buffer): string {

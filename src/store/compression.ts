@@ -21,20 +21,66 @@ export function detectCompression(head: Buffer): Compression {
   return 'none';
 }
 
-/** Yields the decompressed content of `source`, whatever of the supported formats it is in. */
-export async function* decompress(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const it = source[Symbol.asyncIterator]();
-  // The magic numbers are up to 6 bytes long and a network read can be shorter.
-  let head = Buffer.alloc(0);
-  while (head.length < MAGIC_BYTES) {
-    const r = await it.next();
-    if (r.done) break;
-    head = Buffer.concat([head, r.value as Buffer]);
+/**
+ * Yields the decompressed content of `source`, whatever of the supported formats it is in.
+ * Written as an iterator rather than generators: an uncompressed stream (a build context, a
+ * docker cp) then passes straight through to the source, and each chunk costs one call instead of
+ * a hop through every nested generator (about 30 ms on a 50 MB context of 32 KiB chunks).
+ */
+export function decompress(source: AsyncIterable<Buffer>): AsyncIterableIterator<Buffer> {
+  return new Decompressed(source[Symbol.asyncIterator]());
+}
+
+class Decompressed implements AsyncIterableIterator<Buffer> {
+  /** The bytes read to sniff the format, yielded first when nothing decompresses them. */
+  private head: Buffer | undefined;
+  private body: AsyncIterator<Buffer> | undefined;
+
+  constructor(private readonly source: AsyncIterator<Buffer>) {}
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
+    return this;
   }
-  if (head.length === 0) return;
-  const kind = detectCompression(head);
-  // The bytes again from the start; a consumer that stops early ends the source too (a file
-  // closes, a download stops).
+
+  async next(): Promise<IteratorResult<Buffer>> {
+    if (!this.body) this.body = await this.open();
+    if (this.head) {
+      const value = this.head;
+      this.head = undefined;
+      return { done: false, value };
+    }
+    return this.body.next();
+  }
+
+  /** A consumer that stops early ends the source too (a file closes, a download stops). */
+  async return(): Promise<IteratorResult<Buffer>> {
+    this.head = undefined;
+    await (this.body ?? this.source).return?.();
+    return { done: true, value: undefined };
+  }
+
+  private async open(): Promise<AsyncIterator<Buffer>> {
+    // The magic numbers are up to 6 bytes long and a network read can be shorter.
+    let head = Buffer.alloc(0);
+    while (head.length < MAGIC_BYTES) {
+      const r = await this.source.next();
+      if (r.done) break;
+      head = Buffer.concat([head, r.value as Buffer]);
+    }
+    const kind = detectCompression(head);
+    if (kind === 'none') {
+      if (head.length > 0) this.head = head;
+      return this.source;
+    }
+    if (kind !== 'gzip') {
+      await this.source.return?.();
+      throw invalid(`unsupported compression: ${kind} (berth reads gzip and uncompressed tars)`);
+    }
+    return gunzip(head, this.source);
+  }
+}
+
+async function* gunzip(head: Buffer, it: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
   const whole = async function* (): AsyncGenerator<Buffer> {
     try {
       yield head;
@@ -43,25 +89,20 @@ export async function* decompress(source: AsyncIterable<Buffer>): AsyncGenerator
       await it.return?.();
     }
   };
-  if (kind === 'none') {
-    yield* whole();
-    return;
-  }
-  if (kind !== 'gzip') throw invalid(`unsupported compression: ${kind} (berth reads gzip and uncompressed tars)`);
   // 256 KiB output chunks: each chunk is a round trip to the threadpool, and layers are mostly
   // large files (stored or well-compressed blocks): 64 KiB gave 320 MB/s here, 256 KiB 840 MB/s.
   // It may work 4 MiB ahead of its reader, so decompression overlaps with what consumes it.
-  const gunzip = createGunzip({ chunkSize: 256 << 10, highWaterMark: 4 << 20 } as ZlibOptions);
+  const z = createGunzip({ chunkSize: 256 << 10, highWaterMark: 4 << 20 } as ZlibOptions);
   // Input is coalesced to 256 KiB too: network reads are 16–64 KiB, and each write is a round
   // trip. A failing source destroys gunzip with its error, which the loop below then throws.
-  pipeline(Readable.from(coalesce(whole(), 256 << 10)), gunzip).catch(() => {});
+  pipeline(Readable.from(coalesce(whole(), 256 << 10)), z).catch(() => {});
   try {
-    for await (const chunk of gunzip) yield chunk as Buffer;
+    for await (const chunk of z) yield chunk as Buffer;
   } catch (e) {
     // zlib's own errors (Z_DATA_ERROR, Z_BUF_ERROR…) mean bad data; the source's keep their words.
     if (/^Z_/.test(String((e as NodeJS.ErrnoException).code))) throw invalid(`invalid gzip stream: ${(e as Error).message}`, e);
     throw e;
   } finally {
-    gunzip.destroy();
+    z.destroy();
   }
 }

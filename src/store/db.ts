@@ -112,6 +112,11 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE build_context_files DROP COLUMN recorded;
   `,
+  // Predictions are keyed by path and size now (the bytes are compared, so a changed mtime need
+  // not miss): rows under the old keys would never match again.
+  `
+  DELETE FROM build_context_files;
+  `,
 ];
 
 export function openDb(path: string): Db {
