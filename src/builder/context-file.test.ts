@@ -25,12 +25,12 @@ function keep(dir: string, bytes: Buffer): string {
   return s;
 }
 
-/** Streams `bytes` through a sink in chunks of `chunk`, honouring the promises it returns. */
-async function send(dir: string, expected: string | undefined, bytes: Buffer, chunk = 32 << 10): Promise<ContextFileResult> {
+/** Streams `bytes` through a sink in chunks of `chunk`. */
+function send(dir: string, expected: string | undefined, bytes: Buffer, chunk = 32 << 10): ContextFileResult {
   let result: ContextFileResult | undefined;
   const sink = new ContextFileSink(dir, expected, (r) => (result = r));
-  for (let i = 0; i < bytes.length; i += chunk) await sink.data(bytes.subarray(i, i + chunk));
-  await sink.end();
+  for (let i = 0; i < bytes.length; i += chunk) sink.data(bytes.subarray(i, i + chunk));
+  sink.end();
   assert.ok(result, 'the sink reported its file');
   return result;
 }
@@ -43,7 +43,7 @@ test('bytes equal to the predicted ones are not written again', async () => {
   const bytes = randomBytes(3 * (1 << 20) + 12345);
   const s = keep(dir, bytes);
   const before = fs.statSync(join(dir, s)).mtimeMs;
-  const r = await send(dir, s, bytes, 50_000);
+  const r = send(dir, s, bytes, 50_000);
   assert.deepEqual(r, { sha: s, path: join(dir, s), asExpected: true });
   assert.equal(fs.statSync(join(dir, s)).mtimeMs, before);
   assert.deepEqual(temps(dir), []);
@@ -55,7 +55,7 @@ test('a difference late in the file, past the first window, gives the new bytes 
   const s = keep(dir, old);
   const changed = Buffer.from(old);
   changed[changed.length - 100] ^= 0xff;
-  const r = await send(dir, s, changed);
+  const r = send(dir, s, changed);
   assert.equal(r.asExpected, false);
   assert.equal(r.sha, sha(changed));
   assert.ok(fs.readFileSync(r.path).equals(changed), 'the kept file holds the new bytes, the matched prefix included');
@@ -68,7 +68,7 @@ test('a difference in the first chunk, and bytes of another length than predicte
   const old = randomBytes(100_000);
   const s = keep(dir, old);
   for (const bytes of [randomBytes(100_000), old.subarray(0, 60_000), Buffer.concat([old, Buffer.from('tail')]), Buffer.alloc(0)]) {
-    const r = await send(dir, s, bytes, 4096);
+    const r = send(dir, s, bytes, 4096);
     assert.equal(r.asExpected, false);
     assert.equal(r.sha, sha(bytes));
     assert.ok(fs.readFileSync(r.path).equals(bytes));
@@ -81,7 +81,7 @@ test('a prediction whose file was pruned, and no prediction at all', async () =>
   const bytes = randomBytes(70_000);
   const gone = sha(Buffer.from('pruned'));
   for (const expected of [gone, undefined]) {
-    const r = await send(dir, expected, bytes);
+    const r = send(dir, expected, bytes);
     assert.deepEqual(r, { sha: sha(bytes), path: join(dir, sha(bytes)), asExpected: false });
   }
 });
@@ -91,10 +91,10 @@ test('an aborted file leaves nothing behind', async () => {
   const old = randomBytes(3 << 20);
   const s = keep(dir, old);
   const sink = new ContextFileSink(dir, s, () => assert.fail('an aborted file is not reported'));
-  await sink.data(old.subarray(0, 1 << 20));
-  await sink.data(randomBytes(1000));
+  sink.data(old.subarray(0, 1 << 20));
+  sink.data(randomBytes(1000));
   assert.equal(temps(dir).length, 1);
-  await sink.abort();
+  sink.abort();
   assert.deepEqual(temps(dir), []);
   assert.deepEqual(fs.readdirSync(dir), [s]);
 });

@@ -128,7 +128,7 @@ export class BuildContext implements SourceTree {
       await readTar(decompress(body), (h) => ctx.take(h));
       blobs.remember(ctx.learned);
     } catch (e) {
-      await Promise.all([...ctx.streaming].map((sink) => sink.abort()));
+      for (const sink of ctx.streaming) sink.abort();
       if (e instanceof BerthError) throw invalid(`failed to read the build context: ${e.message}`, e);
       throw invalid(`failed to read the build context: ${messageOf(e)}`, e);
     }
