@@ -18,13 +18,15 @@ const ALLOWED: Record<string, string[]> = {
   store: [],
   runtime: ['store'],
   distribution: ['store'],
+  // The registry server: the spec's endpoints over its own storage; the CLI runs it in-process.
+  registry: ['distribution', 'store'],
   engine: ['store', 'runtime', 'distribution'],
   // Pure: the Dockerfile parser, word expansion and .dockerignore matching, for daemon and CLI.
   dockerfile: [],
   builder: ['dockerfile', 'engine', 'store', 'runtime', 'distribution'],
   api: ['builder', 'dockerfile', 'engine', 'store', 'runtime', 'distribution'],
   client: [],
-  cli: ['client', 'dockerfile'],
+  cli: ['client', 'dockerfile', 'registry'],
 };
 const SHARED = ['wire', 'errors.ts', 'version.ts', 'log.ts'];
 

@@ -21,6 +21,7 @@ import { diskUsageCommands } from './commands/disk-usage';
 import { distributionCommands } from './commands/distribution';
 import { volumeCommands } from './commands/volume';
 import { buildCommands } from './commands/build';
+import { registryCommands } from './commands/registry';
 import { FlagError, type FlagSpec, formatHelp, parseFlags } from './flags';
 
 const GLOBAL_FLAGS: FlagSpec[] = [
@@ -30,9 +31,9 @@ const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'version', short: 'v', type: 'bool', description: 'Print version information and quit' },
 ];
 
-const GROUPS: Record<string, string> = { builder: 'Manage builds', container: 'Manage containers', image: 'Manage images', network: 'Manage networks', system: 'Manage berth', volume: 'Manage volumes' };
+const GROUPS: Record<string, string> = { builder: 'Manage builds', container: 'Manage containers', image: 'Manage images', network: 'Manage networks', registry: 'Run an image registry', system: 'Manage berth', volume: 'Manage volumes' };
 
-const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...imageUsageCommands, ...distributionCommands, ...systemCommands, ...diskUsageCommands, ...observeCommands, ...updateCommands, ...containerFsCommands, ...networkCommands, ...volumeCommands, ...buildCommands];
+const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...imageUsageCommands, ...distributionCommands, ...systemCommands, ...diskUsageCommands, ...observeCommands, ...updateCommands, ...containerFsCommands, ...networkCommands, ...volumeCommands, ...buildCommands, ...registryCommands];
 
 /** Every path a command answers to: its name and its aliases ("ps", "container ls"). */
 function commandTable(): Map<string, Command> {
