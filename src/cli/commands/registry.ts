@@ -2,6 +2,7 @@
  * `berth registry serve` and `berth registry gc`: berth's own registry server, run in this
  * process (it needs no daemon), over a storage directory of its own.
  */
+import { authorizerFor, ConfigError, loadConfig, type RegistryConfig } from '../../registry/config';
 import { collectGarbage } from '../../registry/gc';
 import { createRegistryServer } from '../../registry/server';
 import { RegistryStorage } from '../../registry/storage';
@@ -21,6 +22,7 @@ const serve: Command = {
   usage: '[OPTIONS]',
   description: 'Run an image registry (the OCI distribution spec) over a local directory',
   flags: [
+    { name: 'config', type: 'string', valueName: 'file', description: 'Configuration file (YAML): auth, access list, TLS; flags win over it' },
     { name: 'addr', type: 'string', default: '127.0.0.1:5000', valueName: 'host:port', description: 'Address to listen on' },
     { name: 'root', type: 'string', default: DEFAULT_ROOT, valueName: 'dir', description: 'Directory that holds the blobs, manifests and uploads' },
     { name: 'tls-cert', type: 'string', valueName: 'file', description: 'Serve HTTPS with this certificate (PEM)' },
@@ -28,19 +30,35 @@ const serve: Command = {
   ],
   args: { max: 0 },
   async run({ flags, io }) {
-    const { host, port } = splitAddr(flags.string('addr'));
+    let cfg: RegistryConfig;
+    try {
+      cfg = loadConfig(flags.string('config') || undefined, { addr: flags.string('addr'), root: flags.string('root') });
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(`invalid registry configuration: ${e.message}`, 1);
+      throw e;
+    }
+    if (flags.changed.has('addr')) cfg.addr = flags.string('addr');
+    if (flags.changed.has('root')) cfg.root = flags.string('root');
     const cert = flags.string('tls-cert');
     const key = flags.string('tls-key');
     if ((cert === '') !== (key === '')) throw new UsageError('--tls-cert and --tls-key go together');
-    const store = new RegistryStorage(flags.string('root'));
-    const server = createRegistryServer({ store, ...(cert ? { tls: { cert, key } } : {}), log: (line) => io.stderr.write(`${line}\n`) });
+    if (cert) cfg.tls = { cert, key };
+    const { host, port } = splitAddr(cfg.addr);
+    const store = new RegistryStorage(cfg.root);
+    let auth;
+    try {
+      auth = authorizerFor(cfg);
+    } catch (e) {
+      throw new UsageError(`invalid registry configuration: ${(e as Error).message}`, 1);
+    }
+    const server = createRegistryServer({ store, ...(auth ? { auth } : {}), ...(cfg.tls ? { tls: cfg.tls } : {}), log: (line) => io.stderr.write(`${line}\n`) });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
     const a = server.address();
-    const shown = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : flags.string('addr');
-    io.stdout.write(`berth registry serving ${cert ? 'https' : 'http'}://${shown} from ${store.root}\n`);
+    const shown = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : cfg.addr;
+    io.stdout.write(`berth registry serving ${cfg.tls ? 'https' : 'http'}://${shown} from ${store.root}\n`);
     await new Promise<void>((resolve) => {
       const stop = () => {
         server.close(() => resolve());
