@@ -1,7 +1,8 @@
 /**
  * `berth registry serve`: the HTTP(S) server around the routes. Per request it routes, asks the
  * authorizer for the access the route needs, runs it, writes a RegistryError in the spec's shape,
- * logs one line and counts it for /metrics.
+ * logs one line and counts it for /metrics. Outside /v2/ it serves /metrics, the token endpoint
+ * when tokens are on, and the web page (ui.ts).
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -12,6 +13,7 @@ import { RegistryError } from './errors';
 import { Metrics } from './metrics';
 import { route } from './routes';
 import type { RegistryStorage } from './storage';
+import { uiPages } from './ui';
 
 export interface ServeOptions {
   store: RegistryStorage;
@@ -19,8 +21,6 @@ export interface ServeOptions {
   tls?: { cert: string; key: string };
   /** One line per request (and the server's own events). */
   log?: (line: string) => void;
-  /** Extra pages outside /v2/ (the web UI), tried before the 404. */
-  pages?: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>;
 }
 
 const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
@@ -29,6 +29,7 @@ export function createRegistryServer(opts: ServeOptions): http.Server {
   const auth = opts.auth ?? openAccess;
   const metrics = new Metrics();
   const log = opts.log ?? (() => {});
+  const pages = uiPages(opts.store, auth);
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const started = performance.now();
@@ -53,7 +54,7 @@ export function createRegistryServer(opts: ServeOptions): http.Server {
       }
       if (await auth.extraRoute(req, res, url)) return;
       if (!url.pathname.startsWith('/v2')) {
-        if (opts.pages && (await opts.pages(req, res, url))) return;
+        if (await pages(req, res, url)) return;
         res.writeHead(404, { 'Content-Type': 'text/plain' });
         res.end('404 page not found\n');
         return;
