@@ -20,6 +20,7 @@ export const ErrorCodes = {
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
   // Not in the spec's table, but the status distribution and the spec's prose use for each case.
+  PAGINATION_NUMBER_INVALID: 400,
   RANGE_INVALID: 416,
   MANIFEST_TOO_LARGE: 413,
 } as const;

@@ -156,10 +156,11 @@ async function startUpload(r: Req, repo: string): Promise<void> {
     }
   }
   const digest = q.get('digest');
+  // Checked before the upload exists, so a malformed digest leaves no upload behind.
+  const d = digest === null ? undefined : checkDigest(digest);
   const u = r.store.startUpload(repo);
-  if (digest !== null) {
+  if (d !== undefined) {
     // Monolithic: the body is the whole blob.
-    const d = checkDigest(digest);
     try {
       const done = await r.store.append(u, r.req, undefined, contentLength(r.req));
       await r.store.finish(done, d);
@@ -188,6 +189,11 @@ async function upload(r: Req, repo: string, id: string, method: string): Promise
   }
   if (method === 'POST') unsupported();
   const range = contentRange(r.req.headers['content-range']);
+  const length = contentLength(r.req);
+  // A chunk whose length disagrees with its range is refused before a byte of it is appended.
+  if (range && length !== undefined && length !== range.end - range.start + 1) {
+    throw new RegistryError('RANGE_INVALID', `Content-Length ${length} does not match Content-Range ${range.start}-${range.end}`, undefined, uploadHeaders(repo, id, u.size));
+  }
   if (method === 'PATCH') {
     const after = await r.store.append(u, r.req, range?.start, contentLength(r.req));
     if (range && after.size !== range.end + 1) throw regErr('BLOB_UPLOAD_INVALID', `chunk ended at ${after.size - 1}, not ${range.end} as its Content-Range said`);
@@ -298,7 +304,7 @@ function page(r: Req, all: string[], path: string): { items: string[]; headers: 
   const last = q.get('last');
   const nRaw = q.get('n');
   const n = nRaw === null ? undefined : Number(nRaw);
-  if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw regErr('BLOB_UPLOAD_INVALID', 'n must be a non-negative integer');
+  if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw regErr('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer', { n: nRaw });
   let items = last !== null ? all.filter((t) => t > last) : all;
   const headers: Record<string, string> = {};
   if (n !== undefined && items.length > n) {
@@ -334,7 +340,8 @@ async function referrers(r: Req, repo: string, subject: Sha256): Promise<void> {
 async function readAll(req: IncomingMessage, max: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
+  // Not destroyed when the loop stops early: the 413 still has to reach the client.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     size += (chunk as Buffer).length;
     if (size > max) {
       req.resume();

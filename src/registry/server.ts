@@ -37,6 +37,8 @@ export function createRegistryServer(opts: ServeOptions): http.Server {
     const inBefore = socket.bytesRead;
     const outBefore = socket.bytesWritten;
     const url = new URL(req.url ?? '/', 'http://registry');
+    // URL() resolves '.' and '..' segments; a path that has any is refused, not served as another.
+    const dotted = (req.url ?? '/').split('?')[0].split('/').some((seg) => /^(?:\.|%2e){1,2}$/i.test(seg));
     let user: string | undefined;
     res.on('finish', () => {
       const ms = performance.now() - started;
@@ -52,6 +54,7 @@ export function createRegistryServer(opts: ServeOptions): http.Server {
         res.end(body);
         return;
       }
+      if (dotted) throw new RegistryError('NAME_INVALID', 'invalid repository name: a path segment is "." or ".."');
       if (await auth.extraRoute(req, res, url)) return;
       if (!url.pathname.startsWith('/v2')) {
         if (await pages(req, res, url)) return;
