@@ -29,8 +29,6 @@ test('the access list: accounts, everyone, globs and actions', () => {
   assert.deepEqual(list.granted('bob', 'public/x', ['pull']), ['pull']);
   // A glob's dot is a dot, not any character.
   assert.deepEqual(new AccessList([{ account: '', name: 'a.b', actions: ['pull'] }]).granted(undefined, 'axb', ['pull']), []);
-  assert.equal(list.anonymousAllowed, true);
-  assert.equal(new AccessList([{ account: '*', name: '*', actions: ['pull'] }]).anonymousAllowed, false);
 });
 
 test('htpasswd: bcrypt hashes ($2y$ from htpasswd -B too) and nothing else', () => {

@@ -41,11 +41,6 @@ export class AccessList {
     const mine = this.rules.filter((r) => r.account === '' || (user !== undefined && (r.account === '*' || r.account === user)));
     return wanted.filter((a) => mine.some((r) => r.actions.has(a) && r.name.test(repo)));
   }
-
-  /** Whether anyone without an account may do anything at all. */
-  get anonymousAllowed(): boolean {
-    return this.rules.some((r) => r.account === '' && r.actions.size > 0);
-  }
 }
 
 const escapeRe = (s: string) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
@@ -97,10 +92,13 @@ export class BasicAuth implements Authorizer {
     return c.user;
   }
 
-  async check(req: IncomingMessage, access: Access | undefined, catalog: boolean): Promise<string | undefined> {
+  async check(req: IncomingMessage, access: Access | undefined, _catalog: boolean): Promise<string | undefined> {
     const user = this.user(req);
     if (!access) {
-      if (user === undefined && (catalog || !this.access.anonymousAllowed)) throw unauthorized(`Basic realm="${this.realm}"`);
+      // /v2/ always challenges an anonymous request, even when everyone may pull something:
+      // clients learn there whether to send credentials (skopeo sends none after a 200), and
+      // a login is checked there. Anonymous pulls still pass the repository checks below.
+      if (user === undefined) throw unauthorized(`Basic realm="${this.realm}"`);
       return user;
     }
     const granted = this.access.granted(user, access.repo, access.actions);

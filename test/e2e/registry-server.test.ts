@@ -5,19 +5,17 @@
  * Each registry is its own child process on 127.0.0.1 with its own temp root, stopped by PID.
  */
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
+import { BerthRegistry } from './berth-registry';
 import { Daemon, REPO, sleep, useDaemon } from './harness';
 import { runSkopeo } from './registry';
 
-const READY_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 10_000;
-const BERTH = join(REPO, 'bin', 'berth');
 const MANIFEST_TYPES = [
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.docker.distribution.manifest.v2+json',
@@ -26,66 +24,11 @@ const MANIFEST_TYPES = [
 ].join(', ');
 
 /** `node bin/berth registry serve` on a free loopback port over a temp root of its own. */
-class BerthRegistry {
-  /** 127.0.0.1:<port>, from the "serving" line. */
-  host = '';
-  private log = '';
-  private readonly exited: Promise<void>;
-
-  private constructor(private readonly proc: ChildProcess, readonly root: string) {
-    this.exited = new Promise((resolve) => proc.on('close', () => resolve()));
-    const keep = (c: Buffer) => { this.log = (this.log + c.toString()).slice(-64 << 10); };
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
-  }
-
-  static async start(): Promise<BerthRegistry> {
-    const root = fs.mkdtempSync(join(os.tmpdir(), 'berth-registry-server-'));
-    const proc = spawn(process.execPath, [BERTH, 'registry', 'serve', '--addr', '127.0.0.1:0', '--root', root], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const reg = new BerthRegistry(proc, root);
-    started.push(reg);
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    for (;;) {
-      const m = /berth registry serving http:\/\/(127\.0\.0\.1:\d+) from (\S+)\n/.exec(reg.log);
-      if (m) {
-        assert.equal(m[2], root);
-        reg.host = m[1];
-        return reg;
-      }
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`berth registry serve exited (${proc.exitCode ?? proc.signalCode}):\n${reg.log}`);
-      if (Date.now() > deadline) throw new Error(`berth registry serve printed no "serving" line within ${READY_TIMEOUT_MS} ms:\n${reg.log}`);
-      await sleep(25);
-    }
-  }
-
-  /** SIGTERM, wait for the exit (SIGKILL if it does not come), delete the root. */
-  async stop(): Promise<void> {
-    try {
-      if (this.proc.exitCode === null && this.proc.signalCode === null) {
-        this.proc.kill('SIGTERM');
-        if (!(await within(this.exited, STOP_TIMEOUT_MS))) {
-          this.proc.kill('SIGKILL');
-          await within(this.exited, STOP_TIMEOUT_MS);
-          throw new Error(`berth registry serve did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM`);
-        }
-      }
-    } finally {
-      fs.rmSync(this.root, { recursive: true, force: true });
-    }
-  }
-
-  /** The request lines it logged so far ("METHOD /path?query" STATUS). */
-  requests(): string[] {
-    return [...this.log.matchAll(/"([A-Z]+ \S+)" (\d{3})/g)].map((m) => `${m[1]} ${m[2]}`);
-  }
-
-  blobs(): string[] {
-    return fs.readdirSync(join(this.root, 'blobs', 'sha256')).map((h) => `sha256:${h}`).sort();
-  }
-
-  url(path: string): string {
-    return `http://${this.host}${path}`;
-  }
+async function startRegistry(): Promise<BerthRegistry> {
+  const root = fs.mkdtempSync(join(os.tmpdir(), 'berth-registry-server-'));
+  const reg = await BerthRegistry.start(root, root, ['--root', root]);
+  started.push(reg);
+  return reg;
 }
 
 const started: BerthRegistry[] = [];
@@ -95,7 +38,7 @@ let reg: BerthRegistry;
 const work = fs.mkdtempSync(join(os.tmpdir(), 'berth-registry-server-work-'));
 
 before(async () => {
-  reg = await BerthRegistry.start();
+  reg = await startRegistry();
 });
 after(async () => {
   for (const r of started) await r.stop();
@@ -202,7 +145,7 @@ test('skopeo copies between repositories keeping the digest; berthd pulls and ru
 
 test('two concurrent pushes sharing the busybox layer both land; the layer is stored once', async () => {
   // A registry of its own: nothing is there yet, so both pushes send the shared layer.
-  const r4 = await BerthRegistry.start();
+  const r4 = await startRegistry();
   const base = `${r4.host}/conc/base:1`;
   const built = `${r4.host}/conc/built:1`;
   await d.importBusybox(base);
@@ -248,7 +191,7 @@ test('two concurrent pushes sharing the busybox layer both land; the layer is st
 });
 
 test('gc after a manifest DELETE: the dry run deletes nothing, the real one exactly the unique blobs', async () => {
-  const r5 = await BerthRegistry.start();
+  const r5 = await startRegistry();
   const keep = `${r5.host}/gc/keep:1`;
   const drop = `${r5.host}/gc/drop:1`;
   await d.importBusybox(keep);
@@ -374,16 +317,8 @@ function eligible(stdout: string): string[] {
 /** The berth CLI without a daemon (registry gc works on the directory). */
 function runBerthCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BERTH, ...args], { timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [join(REPO, 'bin', 'berth'), ...args], { timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
-}
-
-/** Whether `p` settled within `ms`. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const done = await Promise.race([p.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
-  clearTimeout(timer);
-  return done;
 }

@@ -85,7 +85,7 @@ const gc: Command = {
     const dryRun = flags.bool('dry-run');
     const report = collectGarbage(store, { dryRun, log: (line) => io.stdout.write(`${line}\n`) });
     const bytes = report.deleted.reduce((n, d) => n + d.size, 0);
-    io.stdout.write(`${report.marked} blobs marked, ${report.deleted.length} blobs ${dryRun ? 'eligible for deletion' : 'deleted'} (${humanSize(bytes)})\n`);
+    io.stdout.write(`${report.marked} blobs marked, ${report.deleted.length} blobs ${dryRun ? 'eligible for deletion' : 'deleted'} (${humanSize(bytes)}), ${report.uploads.length} abandoned uploads ${dryRun ? 'eligible for deletion' : 'deleted'}\n`);
     return 0;
   },
 };
