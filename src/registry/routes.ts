@@ -6,6 +6,7 @@
  * storage sees it; failures are RegistryErrors the server writes in the spec's shape.
  */
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +14,7 @@ import { parseManifest, MAX_MANIFEST_BYTES, MediaType } from '../distribution/ma
 import { messageOf } from '../errors';
 import { regErr, RegistryError } from './errors';
 import { checkDigest, checkName, checkReference, type Sha256 } from './names';
-import type { ReferrerDescriptor, RegistryStorage } from './storage';
+import type { ReferrerDescriptor, RegistryStorage, StoredManifest } from './storage';
 
 /** What a request asks of a repository, for the authorizer. */
 export interface Access {
@@ -276,11 +277,12 @@ async function putManifest(r: Req, repo: string, ref: { tag: string } | { digest
 }
 
 async function getManifest(r: Req, repo: string, ref: { tag: string } | { digest: Sha256 }): Promise<void> {
-  const m = r.store.manifest(repo, ref);
+  let m = r.store.manifest(repo, ref);
   if (!m) {
     if (r.store.tags(repo) === undefined) throw regErr('NAME_UNKNOWN', 'repository name not known to registry', { name: repo });
     throw regErr('MANIFEST_UNKNOWN', 'manifest unknown', 'tag' in ref ? { tag: ref.tag } : { digest: ref.digest });
   }
+  m = negotiate(r, repo, m);
   const headers = { 'Content-Type': m.mediaType, 'Docker-Content-Digest': m.digest, ETag: `"${m.digest}"`, 'Content-Length': m.size };
   r.res.writeHead(200, headers);
   if (r.req.method === 'HEAD') {
@@ -288,6 +290,35 @@ async function getManifest(r: Req, repo: string, ref: { tag: string } | { digest
     return;
   }
   await pipe(r.store.openBlob(m.digest), r.res);
+}
+
+const INDEX_TYPES: string[] = [MediaType.dockerList, MediaType.ociIndex];
+const IMAGE_TYPES: string[] = [MediaType.dockerManifest, MediaType.ociManifest];
+
+/**
+ * Content negotiation as distribution does it for clients that name what they take (no Accept,
+ * or one with a wildcard, takes anything): a client that takes no index but an image manifest
+ * gets an index's linux/amd64 image instead (the old docker clients' case); a manifest of a type
+ * the client does not take is, for it, unknown.
+ */
+function negotiate(r: Req, repo: string, m: StoredManifest): StoredManifest {
+  const accept = String(r.req.headers.accept ?? '')
+    .split(',')
+    .map((t) => t.split(';')[0].trim())
+    .filter((t) => t !== '');
+  if (accept.length === 0 || accept.some((t) => t === '*/*' || t === 'application/*') || accept.includes(m.mediaType)) return m;
+  if (INDEX_TYPES.includes(m.mediaType) && accept.some((t) => IMAGE_TYPES.includes(t))) {
+    let index;
+    try {
+      index = parseManifest(fs.readFileSync(r.store.blobPath(m.digest)), m.mediaType);
+    } catch {
+      index = undefined;
+    }
+    const child = index?.kind === 'index' ? index.manifests.find((d) => d.platform?.os === 'linux' && d.platform.architecture === 'amd64' && accept.includes(d.mediaType)) : undefined;
+    const stored = child ? r.store.manifest(repo, { digest: child.digest as Sha256 }) : undefined;
+    if (stored) return stored;
+  }
+  throw regErr('MANIFEST_UNKNOWN', `the manifest is a ${m.mediaType}, which the request's Accept header does not take`, { digest: m.digest, mediaType: m.mediaType });
 }
 
 async function deleteManifest(r: Req, repo: string, ref: { tag: string } | { digest: Sha256 }): Promise<void> {

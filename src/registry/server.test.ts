@@ -345,6 +345,18 @@ describe('registry server', () => {
     assert.equal(iget.headers['content-type'], OCI_INDEX);
     assert.deepEqual(iget.body, iput.bytes);
 
+    // Content negotiation: a client that takes image manifests but no index gets the index's
+    // linux/amd64 image; one that takes neither the type nor a wildcard finds nothing.
+    const old = await reg.request('GET', '/v2/app/manifests/multi', { headers: { Accept: `${DOCKER_MANIFEST}, ${OCI_MANIFEST}` } });
+    assert.equal(old.status, 200);
+    assert.equal(old.headers['docker-content-digest'], put.digest);
+    assert.deepEqual(old.body, put.bytes);
+    const wildcard = await reg.request('GET', '/v2/app/manifests/multi', { headers: { Accept: '*/*' } });
+    assert.equal(wildcard.headers['docker-content-digest'], iput.digest);
+    const schema2Only = await reg.request('GET', '/v2/app/manifests/v1', { headers: { Accept: DOCKER_MANIFEST } });
+    assert.equal(schema2Only.status, 404);
+    assert.equal(errorCode(schema2Only), 'MANIFEST_UNKNOWN');
+
     const wrong = await putManifest(reg, 'app', sha('something else'), oci);
     assert.equal(wrong.reply.status, 400);
     assert.equal(errorCode(wrong.reply), 'DIGEST_INVALID');
