@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseManifest, MAX_MANIFEST_BYTES, MediaType } from '../distribution/manifest';
 import { messageOf } from '../errors';
 import { regErr, RegistryError } from './errors';
+import { sendFileBody } from './send-file';
 import { checkDigest, checkName, checkReference, type Sha256 } from './names';
 import type { ReferrerDescriptor, RegistryStorage, StoredManifest } from './storage';
 
@@ -100,11 +101,16 @@ async function getBlob(r: Req, repo: string, digest: Sha256): Promise<void> {
   const status = range ? 206 : 200;
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
   headers['Content-Length'] = range ? range.end - range.start + 1 : size;
-  r.res.writeHead(status, headers);
   if (r.req.method === 'HEAD' || headers['Content-Length'] === 0) {
+    r.res.writeHead(status, headers);
     r.res.end();
     return;
   }
+  for (const [k, v] of Object.entries(headers)) r.res.setHeader(k, v);
+  r.res.statusCode = status;
+  const start = range?.start ?? 0;
+  if (await sendFileBody(r.res, r.store.blobPath(digest), start, Number(headers['Content-Length']))) return;
+  r.res.writeHead(status);
   await pipe(r.store.openBlob(digest, range ?? undefined), r.res);
 }
 

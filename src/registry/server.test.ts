@@ -497,6 +497,43 @@ describe('registry server', () => {
     for (const repo of ['twin/a', 'twin/b']) assert.deepEqual((await reg.request('GET', `/v2/${repo}/blobs/${d}`)).body, bytes);
   });
 
+  it('sends large blobs whole and in ranges, and outlives a client that leaves midway', async () => {
+    // Over the sendfile threshold: the kernel moves these bytes, on a keep-alive connection.
+    const bytes = randomBytes(3 << 20);
+    const d = await pushBlob(reg, 'big', bytes);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        http
+          .get({ host: HOST, port: reg.port, path: `/v2/big/blobs/${d}`, headers, agent }, (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (c: Buffer) => parts.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+          })
+          .on('error', reject);
+      });
+    for (let i = 0; i < 3; i++) assert.ok((await get()).body.equals(bytes), `whole, request ${i + 1} on one connection`);
+    const part = await get({ Range: 'bytes=100000-1099999' });
+    assert.equal(part.status, 206);
+    assert.ok(part.body.equals(bytes.subarray(100000, 1100000)));
+    agent.destroy();
+
+    // A client that reads a little and hangs up: the server goes on serving others.
+    await new Promise<void>((resolve) => {
+      const req = http.get({ host: HOST, port: reg.port, path: `/v2/big/blobs/${d}`, agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => resolve());
+    });
+    assert.ok((await get()).body.equals(bytes), 'served again after a client left midway');
+    const metrics = (await reg.request('GET', '/metrics')).body.toString();
+    const out = Number(/^berth_registry_bytes_sent_total (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(out > 5 * bytes.length, `bytes sent by the kernel are counted (${out})`);
+  });
+
   it('serves Prometheus metrics', async () => {
     const r = await reg.request('GET', '/metrics');
     assert.equal(r.status, 200);

@@ -12,6 +12,7 @@ import { type Authorizer, openAccess } from './access';
 import { RegistryError } from './errors';
 import { Metrics } from './metrics';
 import { route } from './routes';
+import { bytesSentByFile } from './send-file';
 import type { RegistryStorage } from './storage';
 import { uiPages } from './ui';
 
@@ -43,7 +44,7 @@ export function createRegistryServer(opts: ServeOptions): http.Server {
     res.on('finish', () => {
       const ms = performance.now() - started;
       const bytesIn = socket.bytesRead - inBefore;
-      const bytesOut = socket.bytesWritten - outBefore;
+      const bytesOut = socket.bytesWritten - outBefore + bytesSentByFile(res);
       metrics.request(req.method ?? 'GET', url.pathname, res.statusCode, bytesIn, bytesOut, ms);
       log(`${new Date().toISOString()} ${socket.remoteAddress ?? 'local'} ${user ?? '-'} "${req.method} ${url.pathname}${url.search}" ${res.statusCode} in=${bytesIn} out=${bytesOut} ${ms.toFixed(1)}ms`);
     });

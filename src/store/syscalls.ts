@@ -32,6 +32,8 @@ const c = {
   setns: libc.func('int setns(int fd, int nstype)'),
   unshare: libc.func('int unshare(int flags)'),
   strerror: libc.func('const char *strerror(int errnum)'),
+  sendfile: libc.func('long sendfile(int out_fd, int in_fd, void *offset, size_t count)'),
+  poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
 };
 
 export const MNT_DETACH = 2;
@@ -100,6 +102,42 @@ export function umountAsync(target: string, flags = 0): Promise<void> {
         return reject(new SyscallError('umount', errno, target));
       }
       resolve();
+    });
+  });
+}
+
+const EAGAIN = 11;
+const EINTR = 4;
+
+/**
+ * sendfile(2): up to `count` bytes of `inFd` from the offset held in `offset` (8 bytes, updated)
+ * into `outFd`, a non-blocking socket. Returns the bytes sent, or -1 when the socket is full.
+ */
+export function sendfile(outFd: number, inFd: number, offset: Buffer, count: number): number {
+  const n = Number(c.sendfile(outFd, inFd, offset, count));
+  if (n >= 0) return n;
+  const errno = koffi.errno();
+  if (errno === EAGAIN || errno === EINTR) return -1;
+  throw new SyscallError('sendfile', errno, `fd ${outFd}`);
+}
+
+const POLLOUT = 0x4;
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+const POLLNVAL = 0x20;
+
+/** Waits on a worker thread until `fd` can be written; false after `ms`, an error when it is closed or failed. */
+export function waitWritable(fd: number, ms: number): Promise<boolean> {
+  const pfd = Buffer.alloc(8);
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(POLLOUT, 4);
+  return new Promise((resolve, reject) => {
+    c.poll.async(pfd, 1, ms, (err: unknown, rc: number) => {
+      if (err) return reject(err as Error);
+      if (rc < 0) return koffi.errno() === EINTR ? resolve(true) : reject(new SyscallError('poll', koffi.errno(), `fd ${fd}`));
+      const revents = pfd.readInt16LE(6);
+      if (revents & (POLLERR | POLLHUP | POLLNVAL)) return reject(new BerthError('internal', `fd ${fd} was closed or failed while sending`));
+      resolve(rc > 0);
     });
   });
 }
