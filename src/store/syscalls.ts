@@ -1,6 +1,7 @@
 /**
  * The few libc calls Node lacks, through koffi (prebuilt FFI, no compiler; see
- * ../shared/notes/storage.md §0): mount/umount2 for overlay, mknod and lsetxattr for whiteouts.
+ * ../shared/notes/storage.md §0): mount/umount2 for overlay, mknod and lsetxattr for whiteouts,
+ * sendfile and poll for the registry's blob bodies.
  * Each call is a few µs; spawning mount(8) instead costs milliseconds and grows with the heap.
  */
 import { BerthError } from '../errors';
