@@ -101,16 +101,13 @@ async function getBlob(r: Req, repo: string, digest: Sha256): Promise<void> {
   const status = range ? 206 : 200;
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
   headers['Content-Length'] = range ? range.end - range.start + 1 : size;
+  for (const [k, v] of Object.entries(headers)) r.res.setHeader(k, v);
+  r.res.statusCode = status;
   if (r.req.method === 'HEAD' || headers['Content-Length'] === 0) {
-    r.res.writeHead(status, headers);
     r.res.end();
     return;
   }
-  for (const [k, v] of Object.entries(headers)) r.res.setHeader(k, v);
-  r.res.statusCode = status;
-  const start = range?.start ?? 0;
-  if (await sendFileBody(r.res, r.store.blobPath(digest), start, Number(headers['Content-Length']))) return;
-  r.res.writeHead(status);
+  if (await sendFileBody(r.res, r.store.blobPath(digest), range?.start ?? 0, Number(headers['Content-Length']))) return;
   await pipe(r.store.openBlob(digest, range ?? undefined), r.res);
 }
 
