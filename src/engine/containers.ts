@@ -89,6 +89,7 @@ export class ContainerService {
         const c = this.byId.get(id);
         if (c) this.d.db.prepare('UPDATE containers SET spec = ? WHERE id = ?').run(JSON.stringify(c.r.spec), id);
       },
+      unprepare: (ref) => this.unprepare(ref),
     };
   }
 
@@ -266,6 +267,16 @@ export class ContainerService {
       },
       () => {}, // reported by start
     );
+  }
+
+  /**
+   * Something start sets up changed (a network connected or disconnected while the container is
+   * created): the runtime prepared ahead has the old one wired, so it goes, and start prepares
+   * afresh. docker-compose 1.29 disconnects and connects every container it creates.
+   */
+  async unprepare(ref: string): Promise<void> {
+    const c = this.find(ref);
+    await c.lock.run(async () => this.discardPrepared(c));
   }
 
   /**

@@ -78,6 +78,8 @@ export interface PreparedNetwork {
 export interface ContainerAccess {
   find(ref: string): { id: string; r: ContainerRecord; running: boolean };
   saveSpec(id: string): void;
+  /** Drops a runtime prepared ahead of start, which has the old networks wired. */
+  unprepare(ref: string): Promise<void>;
 }
 
 export interface NetworkServiceConfig {
@@ -430,6 +432,7 @@ export class NetworkService {
     const nets = (c.r.spec.Networks ??= {});
     if (Object.values(nets).some((e) => e.NetworkID === n.id)) throw new BerthError('forbidden', `endpoint with name ${c.r.name} already exists in network ${n.name}`);
     const ep = endpointConfig(n, cfg);
+    if (!c.running) await this.containers!.unprepare(c.id);
     const att = this.live.get(c.id);
     if (c.running && att?.nsPath) {
       const ip = this.store.allocate(n.id, c.id, ep.IPAMConfig?.IPv4Address || undefined);
@@ -464,6 +467,7 @@ export class NetworkService {
     const name = Object.keys(nets).find((k) => nets[k]!.NetworkID === n.id);
     if (n.spec.driver !== 'bridge') throw new BerthError('forbidden', 'container cannot be disconnected from host network or connected to host network');
     if (!name) throw new BerthError('forbidden', `container ${c.id} is not connected to network ${n.name}`);
+    if (!c.running) await this.containers!.unprepare(c.id);
     const att = this.live.get(c.id);
     const live = att?.endpoints.get(n.id);
     if (att && live) {

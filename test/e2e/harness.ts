@@ -190,9 +190,9 @@ export class Daemon {
   }
 
   /** Runs the berth CLI against this daemon. */
-  berth(args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<Result> {
+  berth(args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Result> {
     // Its own docker config dir: `berth login` never writes the host user's credentials.
-    return this.exec(BERTH, ['-H', this.host, ...args], { ...opts, env: { DOCKER_CONFIG: join(this.dir, 'berth-config') } });
+    return this.exec(BERTH, ['-H', this.host, ...args], { ...opts, env: { ...opts.env, DOCKER_CONFIG: join(this.dir, 'berth-config') } });
   }
 
   /** Runs the real docker CLI against this daemon. */

@@ -190,6 +190,23 @@ test('docker network create/ls/inspect/connect/disconnect/rm', async () => {
   assert.match((await d.docker(['network', 'rm', 'bridge'])).stderr, /bridge is a pre-defined network and cannot be removed/);
 });
 
+test('a created container disconnected and connected again (as docker-compose 1.29 does) starts on the network it has then', async () => {
+  await ok(['network', 'create', '--subnet', '10.232.0.0/24', 'later']);
+  for (let i = 0; i < 3; i++) {
+    // berthd prepares a created container's runtime ahead of its start; the change must not find the old one wired.
+    await ok(['create', '--name', `moved${i}`, 'busybox', 'sleep', '300']);
+    await ok(['network', 'disconnect', 'bridge', `moved${i}`]);
+    await ok(['network', 'connect', '--alias', 'moved', 'later', `moved${i}`]);
+    await ok(['start', `moved${i}`]);
+    const nets = JSON.parse(await inspect(`moved${i}`, '{{json .NetworkSettings.Networks}}'));
+    assert.deepEqual(Object.keys(nets), ['later']);
+    assert.match(nets.later.IPAddress, /^10\.232\.0\./);
+    assert.match(await ok(['exec', `moved${i}`, 'ip', '-4', 'addr']), new RegExp(`inet ${nets.later.IPAddress.replace(/\./g, '\\.')}/24`));
+  }
+  await ok(['rm', '-f', 'moved0', 'moved1', 'moved2']);
+  await ok(['network', 'rm', 'later']);
+});
+
 test('the berth CLI: network create/ls/inspect/connect/disconnect/prune/rm and port', async () => {
   const b = async (args: string[]) => {
     const r = await d.berth(args);
