@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run me as root (berthd manages mounts, namespaces and cgroups)" >&2; exit 1; }
 
 export DEBIAN_FRONTEND=noninteractive
-PACKAGES="runc conmon iptables iproute2 tar busybox-static ca-certificates python3-docker tini gcc libc6-dev docker-registry skopeo openssl chromium"
+PACKAGES="runc conmon iptables iproute2 tar busybox-static ca-certificates python3-docker tini gcc libc6-dev docker-registry skopeo openssl chromium docker-compose"
 missing=""
 for p in $PACKAGES; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"; done
 if [ -n "$missing" ]; then

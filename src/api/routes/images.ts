@@ -157,7 +157,11 @@ function inspectImage(ctx: Ctx, engine: Engine, rec: ImageRecord) {
     ...(cfg.variant ? { Variant: cfg.variant } : {}),
     Os: cfg.os,
     Size: rec.size,
-    ...(modern ? {} : { VirtualSize: rec.size, Container: '', ContainerConfig: EMPTY_RUN_CONFIG }),
+    ...(modern ? {} : { VirtualSize: rec.size, Container: '' }),
+    // Docker drops it from 1.44 on, but docker-compose 1.29 reads it whenever it recreates a
+    // container (and breaks against Docker 25+ for that): kept at every version, an extra field
+    // any other client ignores.
+    ContainerConfig: EMPTY_RUN_CONFIG,
     GraphDriver: { Name: 'overlay2', Data: null },
     RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids },
     Metadata: { LastTagTime: rec.created },
