@@ -26,7 +26,9 @@ const ALLOWED: Record<string, string[]> = {
   builder: ['dockerfile', 'engine', 'store', 'runtime', 'distribution'],
   api: ['builder', 'dockerfile', 'engine', 'store', 'runtime', 'distribution'],
   client: [],
-  cli: ['client', 'dockerfile', 'registry'],
+  // Compose: the file loader and the orchestrator, through the API client like every command.
+  compose: ['client'],
+  cli: ['client', 'dockerfile', 'registry', 'compose'],
 };
 const SHARED = ['wire', 'errors.ts', 'version.ts', 'log.ts'];
 

@@ -22,6 +22,7 @@ import { distributionCommands } from './commands/distribution';
 import { volumeCommands } from './commands/volume';
 import { buildCommands } from './commands/build';
 import { registryCommands } from './commands/registry';
+import { composeCommands } from './commands/compose';
 import { FlagError, type FlagSpec, formatHelp, parseFlags } from './flags';
 
 const GLOBAL_FLAGS: FlagSpec[] = [
@@ -33,7 +34,7 @@ const GLOBAL_FLAGS: FlagSpec[] = [
 
 const GROUPS: Record<string, string> = { builder: 'Manage builds', container: 'Manage containers', image: 'Manage images', network: 'Manage networks', registry: 'Run an image registry', system: 'Manage berth', volume: 'Manage volumes' };
 
-const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...imageUsageCommands, ...distributionCommands, ...systemCommands, ...diskUsageCommands, ...observeCommands, ...updateCommands, ...containerFsCommands, ...networkCommands, ...volumeCommands, ...buildCommands, ...registryCommands];
+const COMMANDS: Command[] = [...runCommands, ...containerCommands, ...execCommands, ...lifecycleCommands, ...imageCommands, ...imageUsageCommands, ...distributionCommands, ...systemCommands, ...diskUsageCommands, ...observeCommands, ...updateCommands, ...containerFsCommands, ...networkCommands, ...volumeCommands, ...buildCommands, ...registryCommands, ...composeCommands];
 
 /** Every path a command answers to: its name and its aliases ("ps", "container ls"). */
 function commandTable(): Map<string, Command> {

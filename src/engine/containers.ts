@@ -412,6 +412,9 @@ export class ContainerService {
       if (!inTime && c.running) await this.signal(c, 'SIGKILL');
     }
     await this.exitOf(c, exited);
+    // As Docker's stop, return once the container lets go of its networks and mounts: a client
+    // removes a network right after (compose down), which must not find the endpoint still there.
+    await c.teardown;
     this.emit(c.r, 'stop');
   }
 
@@ -554,6 +557,8 @@ export class ContainerService {
       await this.signal(c, 'SIGKILL');
       await this.exitOf(c, exited);
     }
+    // A container that exited just now may still be letting go of its networks: rm returns after.
+    await c.teardown;
     // The database row is the commit point: once it is gone, so is the container, for every
     // client. Its directories, mount and runtime state are removed right after, in the background.
     const removedNow = await c.lock.run(() => {

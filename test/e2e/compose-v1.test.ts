@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { type Daemon, REPO, until, useDaemon } from './harness';
+import { type Daemon, freePort, getText, REPO, until, useDaemon } from './harness';
+
+const get = async (port: number, path: string) => (await getText(port, path)).body;
 
 let d: Daemon;
 const test = useDaemon({ busybox: true }, (daemon) => (d = daemon));
@@ -37,27 +37,7 @@ async function ok(args: string[], env: Record<string, string> = {}): Promise<str
   return r.out;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
-function get(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path, timeout: 10_000 }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-}
 
 const ids = async () => {
   const r = await d.api('GET', `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: ['com.docker.compose.project=threetier'] }))}`);

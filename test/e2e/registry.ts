@@ -18,6 +18,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './harness';
 
 export interface RegistryOptions {
   auth?: 'none' | 'basic' | 'token';
@@ -301,16 +302,6 @@ export async function bcrypt(password: string, cost = 5): Promise<string> {
 }
 
 /** A port that was free on 127.0.0.1 a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The status of a GET, or 0 when nothing answered within a second. */
 function probe(url: string): Promise<number> {

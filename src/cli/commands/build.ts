@@ -217,6 +217,38 @@ async function prepareContext(arg: string, file: string, stdin: NodeJS.ReadableS
   return { body: packContext(local.dir, { matcher, extra, dockerignore }), dockerfile: extra ? extra.name : local.relDockerfile };
 }
 
+/** What another command (compose) builds: a context directory and a Dockerfile in it. */
+export interface DirectoryBuild {
+  context: string;
+  /** Relative to the context. */
+  dockerfile: string;
+  tag: string;
+  args: Record<string, string>;
+  target?: string;
+  cacheFrom: string[];
+  labels: Record<string, string>;
+  noCache?: boolean;
+  pull?: boolean;
+}
+
+/** Builds as `berth build --progress=plain -f CONTEXT/DOCKERFILE -t TAG CONTEXT` does; throws on failure. */
+export async function buildDirectory(client: ApiClient, io: Io, b: DirectoryBuild): Promise<string | undefined> {
+  const ctx = await prepareContext(b.context, path.resolve(b.context, b.dockerfile), io.stdin);
+  const query = {
+    t: [b.tag],
+    buildargs: JSON.stringify(b.args),
+    labels: JSON.stringify(b.labels),
+    target: b.target,
+    cachefrom: b.cacheFrom.length > 0 ? JSON.stringify(b.cacheFrom) : undefined,
+    nocache: b.noCache || undefined,
+    pull: b.pull || undefined,
+    rm: true,
+  };
+  const outcome = await runBuild(client, io, ctx, query, {}, 'plain');
+  if (outcome.error) throw new Error(outcome.error.message);
+  return outcome.id;
+}
+
 interface Outcome {
   id: string | undefined;
   error?: { message: string; code: number };
