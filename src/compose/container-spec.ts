@@ -99,7 +99,12 @@ export function createBody(project: Project, service: Service, n: number, image:
   const [first] = Object.keys(service.networks);
   const networkMode = service.networkMode ?? (first ? project.networks[first].name : undefined);
   const host: Record<string, unknown> = {
-    Mounts: service.volumes.map((m) => mountOf(project, m)),
+    Mounts: [
+      ...service.volumes.map((m) => mountOf(project, m)),
+      // File-based secrets and configs are read-only binds of their files, as Compose mounts them.
+      ...service.secrets.map((f) => ({ Type: 'bind', Source: project.secrets[f.source].file, Target: f.target, ReadOnly: true })),
+      ...service.configs.map((f) => ({ Type: 'bind', Source: project.configs[f.source].file, Target: f.target, ReadOnly: true })),
+    ],
     PortBindings: ports,
     ...(networkMode ? { NetworkMode: networkMode } : {}),
     ...(service.restart ? { RestartPolicy: restartPolicy(service.restart) } : {}),

@@ -98,7 +98,7 @@ export class ComposeProject {
       if (!s) throw new Error(`no such service: ${n}`);
       if (out.has(n)) return;
       out.add(n);
-      Object.keys(s.dependsOn).forEach(add);
+      dependencies(s).forEach(add);
     };
     names.forEach(add);
     return this.project.services.filter((s) => out.has(s.name));
@@ -112,7 +112,7 @@ export class ComposeProject {
     const visit = (s: Service, path: string[]) => {
       if (done.has(s.name)) return;
       if (path.includes(s.name)) throw new Error(`dependency cycle detected: ${[...path, s.name].join(' -> ')}`);
-      for (const d of Object.keys(s.dependsOn)) {
+      for (const d of dependencies(s)) {
         const dep = byName.get(d);
         if (dep) visit(dep, [...path, s.name]);
       }
@@ -227,7 +227,8 @@ export class ComposeProject {
       if (c) await this.remove(c.Id, name, 'Recreate');
       changed = true;
       this.say(` Container ${name}  Creating`);
-      const created = await this.client.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(this.project, s, n, imageName(this.project, s), hash) });
+      const body = createBody(this.project, await this.resolveServiceRefs(s), n, imageName(this.project, s), hash);
+      const created = await this.client.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
       for (const key of Object.keys(s.networks).slice(s.networkMode ? 0 : 1)) {
         await this.client.call('POST', `/networks/${encodeURIComponent(this.project.networks[key].name)}/connect`, { body: { Container: created.Id, EndpointConfig: endpoint(s, key) } });
       }
@@ -237,6 +238,19 @@ export class ComposeProject {
       this.say(` Container ${name}  Started`);
     }
     return changed;
+  }
+
+  /** network_mode, pid and ipc of `service:<name>` name that service's first container, as the API takes it. */
+  private async resolveServiceRefs(s: Service): Promise<Service> {
+    const resolve = async (v: string | undefined) => {
+      if (!v?.startsWith('service:')) return v;
+      const target = v.slice('service:'.length);
+      const [c] = (await this.containers({ service: target, oneoff: false })).filter((x) => x.State === 'running');
+      if (!c) throw new Error(`service "${s.name}" refers to service "${target}", which has no running container`);
+      return `container:${c.Id}`;
+    };
+    const [networkMode, pid, ipc] = await Promise.all([resolve(s.networkMode), resolve(s.pid), resolve(s.ipc)]);
+    return { ...s, ...(networkMode ? { networkMode } : {}), ...(pid ? { pid } : {}), ...(ipc ? { ipc } : {}) };
   }
 
   private async remove(id: string, name: string, verb = 'Stop'): Promise<void> {
@@ -339,6 +353,12 @@ export class ComposeProject {
       }
     }
   }
+}
+
+/** What a service needs up before it: depends_on, and the services its namespaces join. */
+function dependencies(s: Service): string[] {
+  const refs = [s.networkMode, s.pid, s.ipc].flatMap((v) => (v?.startsWith('service:') ? [v.slice('service:'.length)] : []));
+  return [...new Set([...Object.keys(s.dependsOn), ...refs])];
 }
 
 function splitRef(ref: string): [string, string] {

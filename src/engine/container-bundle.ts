@@ -144,6 +144,8 @@ export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgr
     unmaskedPaths: security.unmaskedPaths,
     sysctl: net.oci === 'host' ? { ...hc.Sysctls } : { ...defaultSysctls(), ...hc.Sysctls },
     network: net.oci,
+    ...(net.pid ? { pid: net.pid } : {}),
+    ...(net.ipc ? { ipc: net.ipc } : {}),
     seccomp: seccompOf(hc, security.seccomp, caps),
     tmpfs: hc.Tmpfs ?? {},
     binds: volumeMounts(rootfs, r.spec.Mounts ?? []),
@@ -163,6 +165,9 @@ export function writeBundle(dir: string, r: ContainerRecord, rootfs: string, cgr
 /** What the network side decided for this start (engine/networks.ts). */
 export interface BundleNetwork {
   oci: { path: string } | 'host' | undefined;
+  /** --pid and --ipc, resolved: the host's, or another container's namespace by path. */
+  pid?: { path: string } | 'host';
+  ipc?: { path: string } | 'host';
   hosts: string[];
   nameserver?: string;
   /** Resolvers instead of the host's (the daemon's --dns). */

@@ -204,6 +204,13 @@ export function buildSpec(req: CreateRequest, image: RunConfig, imageName: strin
   if (healthcheck) config.Healthcheck = healthcheck;
   const hc = req.HostConfig ?? {};
   const networkMode = typeof hc.NetworkMode === 'string' ? hc.NetworkMode : '';
+  // Docker's checks and words for --pid and --ipc.
+  if (hc.PidMode !== undefined && hc.PidMode !== '' && !(hc.PidMode === 'host' || (typeof hc.PidMode === 'string' && /^container:.+/.test(hc.PidMode)))) {
+    throw invalid(`invalid PID mode: ${String(hc.PidMode)}`);
+  }
+  if (hc.IpcMode !== undefined && hc.IpcMode !== '' && !(['private', 'shareable', 'host', 'none'].includes(hc.IpcMode as string) || (typeof hc.IpcMode === 'string' && /^container:.+/.test(hc.IpcMode)))) {
+    throw invalid(`invalid IPC mode: ${String(hc.IpcMode)}`);
+  }
   const hostConfig: HostConfig = {
     ...hc,
     AutoRemove: hc.AutoRemove === true,

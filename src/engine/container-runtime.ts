@@ -77,7 +77,9 @@ export class ContainerRuntime {
       if (c.r.spec.Mounts?.length) await copyUpVolumes(rootfs, c.r.spec.Mounts);
       t1 = performance.now();
       const hostGateway = this.d.networks.hostGateway();
-      notLoaded = writeBundle(bundle, c.r, rootfs, CGROUP_PARENT, { ...net, ...(hostGateway ? { hostGateway } : {}) }, this.loader);
+      const pid = this.sharedNamespace('pid', c.r.spec.HostConfig.PidMode);
+      const ipc = this.sharedNamespace('ipc', c.r.spec.HostConfig.IpcMode);
+      notLoaded = writeBundle(bundle, c.r, rootfs, CGROUP_PARENT, { ...net, ...(hostGateway ? { hostGateway } : {}), ...(pid ? { pid } : {}), ...(ipc ? { ipc } : {}) }, this.loader);
       t2 = performance.now();
     } catch (e) {
       await monitor.abort();
@@ -108,6 +110,13 @@ export class ContainerRuntime {
   }
 
   /** After an exit: runc delete, conmon's leftovers, unmount. */
+  /** --pid/--ipc host or container:<ref> (which must be running); undefined: a namespace of its own. */
+  private sharedNamespace(type: 'pid' | 'ipc', mode: unknown): { path: string } | 'host' | undefined {
+    if (mode === 'host') return 'host';
+    if (typeof mode === 'string' && mode.startsWith('container:')) return { path: `/proc/${this.d.runningPid(mode.slice('container:'.length)).pid}/ns/${type}` };
+    return undefined;
+  }
+
   async teardown(c: Container): Promise<void> {
     const { id } = c;
     // Spawning runc forks the daemon (milliseconds of blocked event loop): let the replies that

@@ -151,6 +151,9 @@ export interface SpecInput {
    * (berthd's, wired before the start), or the host's (no namespace).
    */
   network?: { path: string } | 'host';
+  /** --pid / --ipc: the host's namespace, another container's (by path), or a new one (absent). */
+  pid?: { path: string } | 'host';
+  ipc?: { path: string } | 'host';
 }
 
 /** Where Docker puts the init binary of --init containers. */
@@ -206,7 +209,10 @@ export function buildSpec(input: SpecInput): OciSpec {
     mounts,
     linux: {
       namespaces: [
-        { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' },
+        ...namespace('pid', input.pid),
+        ...namespace('ipc', input.ipc),
+        { type: 'uts' },
+        { type: 'mount' },
         ...(input.network === 'host' ? [] : [{ type: 'network', ...(input.network ? { path: input.network.path } : {}) }]),
       ],
       resources: {
@@ -349,4 +355,10 @@ export function hostDevices(): OciDevice[] {
     }
   }, (name) => skipDirs.has(name));
   return nodes;
+}
+
+/** A namespace entry: none for the host's, a path to join another's, or a new one. */
+function namespace(type: 'pid' | 'ipc', ns: { path: string } | 'host' | undefined): { type: string; path?: string }[] {
+  if (ns === 'host') return [];
+  return [{ type, ...(ns ? { path: ns.path } : {}) }];
 }

@@ -102,6 +102,7 @@ test('up --wait brings the three tiers up in dependency order; web reaches app b
   const addresses = new Set([...answer.stdout.split('Name:').slice(1).join('').matchAll(/Address:\s*(\d+\.\d+\.\d+\.\d+)/g)].map((m) => m[1]));
   assert.equal(addresses.size, 3, answer.stdout);
 
+  assert.match(await compose(['exec', '-T', '--index', '2', 'app', 'cat', '/www/index.html'], { ...env, GREETING: 'bonjour' }), /app says bonjour/);
   const ps = await compose(['ps']);
   assert.match(ps, /threetier-app-3/);
   assert.match(ps, new RegExp(`127\\.0\\.0\\.1:${port}->80/tcp`));
@@ -110,4 +111,60 @@ test('up --wait brings the three tiers up in dependency order; web reaches app b
   assert.deepEqual(await projectContainers(), []);
   assert.equal((await d.api('GET', '/networks/threetier_default')).status, 404);
   assert.equal((await d.api('GET', '/volumes/threetier_data')).status, 404);
+});
+
+test('attached up prints each service with its prefix until they exit; secrets; pid and network of another service; run --rm; config names a bad key and line', async () => {
+  const one = fs.mkdtempSync(join(os.tmpdir(), 'berth-compose-oneshot-'));
+  try {
+    fs.writeFileSync(join(one, 'token.txt'), 's3cret\n');
+    fs.writeFileSync(
+      join(one, 'compose.yaml'),
+      [
+        'services:',
+        '  hello:',
+        '    image: busybox',
+        '    command: ["sh", "-c", "echo hi from $$(hostname); echo second line"]',
+        '  reader:',
+        '    image: busybox',
+        '    command: ["cat", "/run/secrets/token"]',
+        '    secrets: [token]',
+        '  base:',
+        '    image: busybox',
+        '    command: ["sh", "-c", "echo base up; sleep 3"]',
+        '  joined:',
+        '    image: busybox',
+        '    network_mode: "service:base"',
+        '    pid: "service:base"',
+        '    command: ["sh", "-c", "xargs -0 < /proc/1/cmdline"]',
+        'secrets:',
+        '  token:',
+        '    file: ./token.txt',
+        '',
+      ].join('\n'),
+    );
+    const run = (args: string[]) => d.berth(['compose', '-p', 'oneshot', '-f', join(one, 'compose.yaml'), ...args], { timeoutMs: 120_000 });
+    const up = await run(['up']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /^Attaching to oneshot-base-1, oneshot-hello-1, oneshot-joined-1, oneshot-reader-1$/m);
+    assert.match(up.stdout, /^oneshot-hello-1 +\| hi from [0-9a-f]{12}$/m);
+    assert.match(up.stdout, /^oneshot-hello-1 +\| second line$/m);
+    assert.match(up.stdout, /^oneshot-reader-1 +\| s3cret$/m);
+    // pid: service:base — the joined container's PID 1 is base's (its shell exec'd the last command).
+    assert.match(up.stdout, /^oneshot-joined-1 +\| sleep 3$/m);
+    assert.match(up.stdout, /^oneshot-hello-1 exited with code 0$/m);
+
+    const once = await run(['run', '--rm', '-T', 'hello', 'echo', 'one-off']);
+    assert.equal(once.code, 0, once.stderr);
+    assert.equal(once.stdout.trim(), 'one-off');
+    const left = await d.api('GET', `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: ['com.docker.compose.project=oneshot', 'com.docker.compose.oneoff=True'] }))}`);
+    assert.deepEqual(JSON.parse(left.body), [], 'run --rm left no container');
+
+    assert.equal((await run(['down'])).code, 0);
+    fs.writeFileSync(join(one, 'compose.yaml'), 'services:\n  web:\n    image: busybox\n    imagee: typo\n');
+    const bad = await run(['config']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /compose\.yaml:4: services\.web\.imagee: unknown key/);
+  } finally {
+    fs.rmSync(one, { recursive: true, force: true });
+  }
 });

@@ -32,6 +32,19 @@ test('own pid, uts and network namespaces: PID 1, its own hostname, loopback onl
   assert.equal(await sh('hostname; cat /etc/hostname', '-h', 'box'), 'box\nbox\n');
 });
 
+test('--pid and --ipc: another container\'s namespaces with container:<name>, the host\'s with host; a bad mode is refused', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'nsbase', 'busybox', 'sleep', '300']);
+  const joined = await d.dockerOk(['run', '--rm', '--pid', 'container:nsbase', '--ipc', 'container:nsbase', 'busybox', 'sh', '-c', 'xargs -0 < /proc/1/cmdline; readlink /proc/self/ns/ipc']);
+  const baseIpc = (await d.dockerOk(['exec', 'nsbase', 'readlink', '/proc/self/ns/ipc'])).trim();
+  assert.equal(joined, `sleep 300\n${baseIpc}\n`);
+  const hostPid1 = fs.readFileSync('/proc/1/comm', 'utf8');
+  assert.equal(await d.dockerOk(['run', '--rm', '--pid', 'host', 'busybox', 'cat', '/proc/1/comm']), hostPid1);
+  const bad = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { PidMode: 'bogus' } });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body, /invalid PID mode: bogus/);
+  await d.dockerOk(['rm', '-f', 'nsbase']);
+});
+
 test('masked paths read as empty, /proc/sys and /sys are read-only', async () => {
   const present = MASKED_PATHS.filter((p) => fs.existsSync(p) && fs.statSync(p).isFile());
   assert.ok(present.length > 0, 'some masked file exists on this host');

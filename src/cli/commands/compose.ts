@@ -12,6 +12,7 @@ import { Label } from '../../compose/container-spec';
 import { type Command, type CommandContext, UsageError } from '../command';
 import { FlagError, type FlagSpec, formatHelp, type ParsedFlags, parseFlags } from '../flags';
 import { buildDirectory } from './build';
+import { containerSubcommands } from './compose-containers';
 
 const PROJECT_FLAGS: FlagSpec[] = [
   { name: 'file', short: 'f', type: 'list', valueName: 'stringArray', description: 'Compose configuration files' },
@@ -21,14 +22,16 @@ const PROJECT_FLAGS: FlagSpec[] = [
   { name: 'project-directory', type: 'string', description: 'Specify an alternate working directory (default: the path of the first specified Compose file)' },
 ];
 
-interface Sub {
+/** One `berth compose` subcommand; `interspersed: false` when its trailing arguments are a command. */
+export interface ComposeSub {
   usage: string;
   description: string;
   flags: FlagSpec[];
+  interspersed?: boolean;
   run(c: { ctx: CommandContext; flags: ParsedFlags; args: string[]; project: () => Project; compose: () => ComposeProject }): Promise<number>;
 }
 
-const SUBCOMMANDS: Record<string, Sub> = {
+const SUBCOMMANDS: Record<string, ComposeSub> = {
   config: {
     usage: '[OPTIONS] [SERVICE...]',
     description: 'Parse, resolve and render compose file in canonical format',
@@ -62,7 +65,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
       { name: 'wait-timeout', type: 'int', description: 'Maximum duration in seconds to wait for the project to be running|healthy', default: 300 },
       { name: 'scale', type: 'list', valueName: 'scale', description: 'Scale SERVICE to NUM instances (SERVICE=NUM)' },
     ],
-    async run({ flags, args, compose }) {
+    async run({ ctx, flags, args, compose }) {
       if (flags.bool('force-recreate') && flags.bool('no-recreate')) throw new UsageError('--force-recreate and --no-recreate are incompatible', 1);
       const scale: Record<string, number> = {};
       for (const s of flags.list('scale')) {
@@ -70,8 +73,8 @@ const SUBCOMMANDS: Record<string, Sub> = {
         if (!m) throw new UsageError(`invalid --scale value ${JSON.stringify(s)}: want SERVICE=NUM`, 1);
         scale[m[1]] = Number(m[2]);
       }
-      if (!flags.bool('detach') && !flags.bool('wait')) throw new UsageError('attached `up` is not supported yet: use -d or --wait, then `berth compose logs -f`', 1);
-      await compose().up({
+      const engine = compose();
+      await engine.up({
         build: flags.bool('build'),
         forceRecreate: flags.bool('force-recreate'),
         noRecreate: flags.bool('no-recreate'),
@@ -81,7 +84,8 @@ const SUBCOMMANDS: Record<string, Sub> = {
         scale,
         services: args,
       });
-      return 0;
+      if (flags.bool('detach') || flags.bool('wait')) return 0;
+      return attached(ctx, engine, args);
     },
   },
   down: {
@@ -128,17 +132,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
     async run({ ctx, flags, args, compose }) {
       let list = await compose().containers({ stopped: true, oneoff: false });
       if (args.length > 0) list = list.filter((c) => args.includes(c.Labels[Label.service]));
-      const width = Math.max(0, ...list.map((c) => c.Names[0].length - 1));
-      await Promise.all(
-        list.map(async (c, i) => {
-          const name = c.Names[0].slice(1);
-          const prefix = flags.bool('no-log-prefix') ? '' : `${colour(i, name.padEnd(width))} | `;
-          const res = await ctx.client.dispatch('GET', `/containers/${c.Id}/logs`, {
-            query: { stdout: true, stderr: true, follow: flags.bool('follow'), tail: flags.string('tail'), timestamps: flags.bool('timestamps') },
-          });
-          await printLog(res, prefix, ctx.io.stdout);
-        }),
-      );
+      await printLogs(ctx, list, { follow: flags.bool('follow'), prefix: !flags.bool('no-log-prefix'), tail: flags.string('tail'), timestamps: flags.bool('timestamps') });
       return 0;
     },
   },
@@ -164,9 +158,10 @@ const SUBCOMMANDS: Record<string, Sub> = {
   ...lifecycle('pause', 'Pause services', 'pause'),
   ...lifecycle('unpause', 'Unpause services', 'unpause'),
   ...lifecycle('kill', 'Force stop service containers', 'kill'),
+  ...containerSubcommands,
 };
 
-function lifecycle(name: string, description: string, action: string): Record<string, Sub> {
+function lifecycle(name: string, description: string, action: string): Record<string, ComposeSub> {
   return {
     [name]: {
       usage: '[SERVICE...]',
@@ -196,6 +191,52 @@ const COLOURS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
 
 function colour(i: number, text: string): string {
   return process.env.NO_COLOR || !(process.stdout as { isTTY?: boolean }).isTTY ? text : `\x1b[${COLOURS[i % COLOURS.length]}m${text}\x1b[0m`;
+}
+
+/** Every container's log, each line prefixed with its name in a colour of its own (on a TTY). */
+async function printLogs(ctx: CommandContext, list: ContainerSummary[], o: { follow: boolean; prefix: boolean; tail: string; timestamps: boolean; since?: number }): Promise<void> {
+  const width = Math.max(0, ...list.map((c) => c.Names[0].length - 1));
+  await Promise.all(
+    list.map(async (c, i) => {
+      const name = c.Names[0].slice(1);
+      const prefix = o.prefix ? `${colour(i, name.padEnd(width))} | ` : '';
+      const res = await ctx.client.dispatch('GET', `/containers/${c.Id}/logs`, {
+        query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps, ...(o.since !== undefined ? { since: o.since } : {}) },
+      });
+      await printLog(res, prefix, ctx.io.stdout);
+    }),
+  );
+}
+
+/**
+ * `up` without -d: the services' output, prefixed, until every container has stopped; the first
+ * Ctrl-C (or SIGTERM) stops them gracefully, as Compose does.
+ */
+async function attached(ctx: CommandContext, engine: ComposeProject, services: string[]): Promise<number> {
+  let list = await engine.containers({ stopped: true, oneoff: false });
+  if (services.length > 0) list = list.filter((c) => services.includes(c.Labels[Label.service]));
+  ctx.io.stdout.write(`Attaching to ${list.map((c) => c.Names[0].slice(1)).join(', ')}\n`);
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    ctx.io.stderr.write('Gracefully stopping... (press Ctrl+C again to force)\n');
+    void Promise.all(list.map((c) => ctx.client.call('POST', `/containers/${c.Id}/stop`).catch(() => 0)));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    await printLogs(ctx, list, { follow: true, prefix: true, tail: 'all', timestamps: false });
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  if (stopping) return 130;
+  for (const c of list) {
+    const st = (await ctx.client.json<{ State: { ExitCode: number } }>('GET', `/containers/${c.Id}/json`)).State;
+    ctx.io.stdout.write(`${c.Names[0].slice(1)} exited with code ${st.ExitCode}\n`);
+  }
+  return 0;
 }
 
 /** The log stream (stdcopy frames, or raw for a TTY container) with a prefix on every line. */
@@ -255,7 +296,7 @@ const compose: Command = {
     }
     let flags: ParsedFlags;
     try {
-      flags = parseFlags(rest, sub.flags);
+      flags = parseFlags(rest, sub.flags, { interspersed: sub.interspersed ?? true });
     } catch (e) {
       if (e instanceof FlagError) throw new UsageError(e.message, 1);
       throw e;
