@@ -83,6 +83,10 @@ export class BridgeDriver {
   async ensureBridge(name: string, gatewayCidr: string, gateway6Cidr?: string): Promise<void> {
     const nl = this.nl();
     if ((await nl.index(name)) === undefined) await nl.createBridge(name);
+    // A fixed address, as Docker gives its bridges: without one the bridge takes its lowest
+    // port's, which changes as containers come and go, and the containers that cached the old
+    // one lose the gateway (the embedded DNS, the way out) until their ARP entry expires.
+    await nl.setMac(name, macFor(gatewayCidr.split('/')[0]!));
     await nl.addAddress(name, gatewayCidr, true);
     if (gateway6Cidr) {
       await this.setUp6();
